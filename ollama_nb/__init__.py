@@ -1,0 +1,71 @@
+"""ollama_nb: a local Ollama server as a first-class citizen of Jupyter.
+
+``%load_ext ollama_nb`` adds the ``%%ollama`` / ``%ollama`` magics; the Python
+API below is imported lazily, so loading the extension and ``import ollama_nb``
+stay fast (no pandas, ipywidgets or HTTP stack until first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> private module that defines it
+_EXPORTS: dict[str, str] = {
+    "Client": "._client",
+    "OllamaError": "._errors",
+    "InvalidArgumentError": "._errors",
+    "ConnectError": "._errors",
+    "OllamaTimeout": "._errors",
+    "ResponseError": "._errors",
+    "ModelNotFoundError": "._errors",
+    "StreamError": "._errors",
+    "IncompleteStreamError": "._errors",
+    "models": ".frames",
+    "running": ".frames",
+    "embed": ".frames",
+    "similarity": ".frames",
+    "nearest": ".frames",
+    "project": ".frames",
+    "plot_projection": ".frames",
+    "map_prompts": ".batch",
+}
+
+__all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension", "__version__"])
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._client import Client
+    from ._errors import (ConnectError, IncompleteStreamError, InvalidArgumentError,
+                          ModelNotFoundError, OllamaError, OllamaTimeout, ResponseError,
+                          StreamError)
+    from .batch import map_prompts
+    from .frames import embed, models, nearest, plot_projection, project, running, similarity
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ollama_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the ``%ollama`` magics (called by ``%load_ext ollama_nb``)."""
+    from .magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove what :func:`load_ipython_extension` added."""
+    from .magics import unload
+
+    unload(ipython)
