@@ -13,9 +13,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    from ._demo import add_demo_parser
     from .sandbox.cli import add_sandbox_parser
 
     add_sandbox_parser(sub)
+    add_demo_parser(sub)
     return parser
 
 
