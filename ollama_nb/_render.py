@@ -1,0 +1,249 @@
+"""Safe rendering of untrusted model output into display bundles.
+
+Model text is hostile input: a live run marks output trusted in JupyterLab, and
+trusted ``text/html`` runs any script it contains. So everything here escapes:
+
+* Markdown goes through markdown-it-py (CommonMark + tables + strikethrough) with
+  ``html=False``: raw HTML in the answer is shown as text, never parsed.
+* Links keep only ``http``, ``https`` and ``mailto`` targets (``javascript:``,
+  ``data:``, ``file:``, ``vbscript:`` and relative URLs stay plain text) and
+  open in a new tab with ``rel="noopener noreferrer nofollow"``.
+* Images are never loaded from the network (a model could leak the prompt in an
+  image URL): an image becomes a link to its URL; only inline ``data:image/...``
+  pictures (png, jpeg, gif, webp) are shown.
+
+Public API (also used by the widgets)::
+
+    render_markdown(text) -> str          safe HTML fragment
+    escape_pre(text) -> str               text in an escaped, wrapping <pre>
+    thinking_block(thinking) -> str       collapsed <details> block
+    Stats.from_response(final)            model, tokens, tokens/s, load time
+    stats_line(stats) -> str              "llama3.2 · 42 tokens · 61.2 tok/s · load 0.31 s"
+    streaming_bundle(text, thinking=...)  cheap bundle for intermediate updates
+    answer_bundle(text, thinking=..., stats=..., fmt=..., status=...)  the final bundle
+
+Bundles are ``{"text/plain": ..., "text/html": ...}`` dicts meant for
+``display(bundle, raw=True)``; never pass model text to ``IPython.display.HTML``
+or ``Markdown`` positionally (they read files and fetch URLs).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+__all__ = [
+    "FORMATS",
+    "Stats",
+    "answer_bundle",
+    "escape_pre",
+    "render_markdown",
+    "safe_url",
+    "stats_line",
+    "streaming_bundle",
+    "thinking_block",
+]
+
+FORMATS = ("markdown", "text", "code", "json")
+
+_LINK_SCHEMES = ("http:", "https:", "mailto:")
+_DATA_IMAGE = re.compile(r"^data:image/(?:png|jpe?g|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.I)
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):", re.I)
+_CONTROL = re.compile(r"[\x00-\x20\x7f]+")
+_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
+
+_PRE_STYLE = "white-space:pre-wrap;word-break:break-word;margin:0"
+_MUTED = "color:var(--jp-ui-font-color2,#777);font-size:0.85em"
+
+
+def safe_url(url: str, *, image: bool = False) -> str | None:
+    """``url`` if its scheme is allowed (http, https, mailto; data:image for images), else None."""
+    # browsers ignore control characters and spaces inside a scheme ("java\nscript:")
+    compact = _CONTROL.sub("", url)
+    if image and _DATA_IMAGE.match(compact):
+        return compact
+    match = _SCHEME.match(compact)
+    if match and (match.group(1).lower() + ":") in _LINK_SCHEMES:
+        return url.strip()
+    return None
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    # links whose target is not allowed are left as literal text by the parser
+    md.validateLink = lambda url: safe_url(url, image=True) is not None  # type: ignore[method-assign]
+
+    def link_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        href = safe_url(str(token.attrGet("href") or ""))
+        if href is None:  # data:image targets are only fine inside <img>
+            token.attrs.pop("href", None)
+        token.attrSet("target", "_blank")
+        token.attrSet("rel", "noopener noreferrer nofollow")
+        return str(renderer.renderToken(tokens, idx, options, env))
+
+    def image(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        src = str(token.attrGet("src") or "")
+        alt = html.escape(renderer.renderInlineAsText(token.children or [], options, env))
+        if _DATA_IMAGE.match(_CONTROL.sub("", src)):
+            return f'<img src="{html.escape(src)}" alt="{alt}" style="max-width:100%" />'
+        href = safe_url(src)
+        label = alt or "image"
+        if href is None:
+            return f"[{label}]"
+        return (f'<a href="{html.escape(href)}" target="_blank" rel="noopener noreferrer nofollow">'
+                f"🖼 {label}</a>")
+
+    md.add_render_rule("link_open", link_open)
+    md.add_render_rule("image", image)
+    return md
+
+
+def render_markdown(text: str) -> str:
+    """Markdown ``text`` as a safe HTML fragment (raw HTML escaped, unsafe links as text)."""
+    return str(_markdown().render(text))
+
+
+def escape_pre(text: str) -> str:
+    """``text`` escaped inside a wrapping ``<pre>`` (cheap; used while streaming)."""
+    return f'<pre style="{_PRE_STYLE}">{html.escape(text)}</pre>'
+
+
+def thinking_block(thinking: str, *, open: bool = False, label: str = "Thinking") -> str:
+    """The model's thinking as a collapsed ``<details>`` block, kept apart from the answer."""
+    if not thinking.strip():
+        return ""
+    attr = " open" if open else ""
+    return (f'<details class="ollama-nb-thinking"{attr}><summary style="{_MUTED}">'
+            f"{html.escape(label)}</summary>"
+            f'<div style="{_MUTED};border-left:3px solid #ccc;padding-left:0.6em">'
+            f"{escape_pre(thinking.strip())}</div></details>")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What the stats line shows, taken from the final (``done``) chunk of a response."""
+
+    model: str = ""
+    eval_count: int | None = None
+    prompt_eval_count: int | None = None
+    eval_seconds: float | None = None
+    load_seconds: float | None = None
+    total_seconds: float | None = None
+    done_reason: str | None = None
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if self.eval_count and self.eval_seconds:
+            return self.eval_count / self.eval_seconds
+        return None
+
+    @classmethod
+    def from_response(cls, final: Any, *, model: str = "") -> Stats:
+        """Read the metrics of a final chunk (typed response or plain dict); missing ones stay None."""
+        raw: Mapping[str, Any]
+        if final is None:
+            raw = {}
+        elif isinstance(final, Mapping):
+            raw = final
+        else:
+            raw = getattr(final, "raw", None) or {}
+
+        def seconds(key: str) -> float | None:
+            value = raw.get(key)
+            return value / 1e9 if isinstance(value, (int, float)) and value > 0 else None
+
+        def count(key: str) -> int | None:
+            value = raw.get(key)
+            return int(value) if isinstance(value, (int, float)) else None
+
+        return cls(
+            model=str(raw.get("model") or model),
+            eval_count=count("eval_count"),
+            prompt_eval_count=count("prompt_eval_count"),
+            eval_seconds=seconds("eval_duration"),
+            load_seconds=seconds("load_duration"),
+            total_seconds=seconds("total_duration"),
+            done_reason=raw.get("done_reason"),
+        )
+
+
+def stats_line(stats: Stats) -> str:
+    """One short line: model, tokens, tokens/s, load time (parts that are unknown are left out)."""
+    parts = [stats.model] if stats.model else []
+    if stats.eval_count is not None:
+        parts.append(f"{stats.eval_count} tokens")
+    rate = stats.tokens_per_second
+    if rate is not None:
+        parts.append(f"{rate:.1f} tok/s")
+    if stats.load_seconds is not None:
+        parts.append(f"load {stats.load_seconds:.2f} s")
+    if stats.done_reason == "length":
+        parts.append("stopped at num_predict")
+    return " · ".join(parts)
+
+
+def streaming_bundle(text: str, *, thinking: str = "", header: str = "") -> dict[str, str]:
+    """A cheap bundle for intermediate updates: escaped text, no Markdown parsing."""
+    pieces = []
+    if header:
+        pieces.append(f'<div style="{_MUTED}">{html.escape(header)}</div>')
+    if thinking:
+        pieces.append(thinking_block(thinking, open=not text))
+    pieces.append(escape_pre(text))
+    plain = text if text or not header else header
+    return {"text/plain": plain, "text/html": "".join(pieces)}
+
+
+def _code_only(text: str) -> str:
+    blocks = [m.group("body") for m in _FENCE.finditer(text)]
+    return "\n".join(b.rstrip("\n") for b in blocks) if blocks else text
+
+
+def _json_pretty(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def answer_bundle(text: str, *, thinking: str = "", stats: Stats | None = None,
+                  fmt: str = "markdown", status: str = "") -> dict[str, str]:
+    """The final bundle: rendered answer, collapsed thinking, stats line and a status line.
+
+    ``fmt`` is one of :data:`FORMATS`; ``status`` is an extra line such as
+    "⏹ interrupted" or an error message, shown after the answer.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt == "markdown":
+        plain, body = text, render_markdown(text)
+    elif fmt == "code":
+        plain = _code_only(text)
+        body = f'<pre style="{_PRE_STYLE}"><code>{html.escape(plain)}</code></pre>'
+    elif fmt == "json":
+        plain = _json_pretty(text)
+        body = escape_pre(plain)
+    else:
+        plain, body = text, escape_pre(text)
+    parts = [thinking_block(thinking), f'<div class="ollama-nb-answer">{body}</div>']
+    tail = []
+    if status:
+        parts.append(f'<div class="ollama-nb-status" style="{_MUTED}">{html.escape(status)}</div>')
+        tail.append(status)
+    line = stats_line(stats) if stats is not None else ""
+    if line:
+        parts.append(f'<div class="ollama-nb-stats" style="{_MUTED}">{html.escape(line)}</div>')
+        tail.append(line)
+    if tail:
+        plain = plain.rstrip("\n") + ("\n\n" if plain.strip() else "") + "\n".join(tail)
+    return {"text/plain": plain, "text/html": "".join(p for p in parts if p)}
