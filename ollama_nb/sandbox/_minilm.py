@@ -36,7 +36,8 @@ _BATCH = 32
 # Padded cells per batch: long texts go in smaller batches so the (B, 12, L, L)
 # attention scores stay a few MB.
 _BATCH_CELLS = 32 * 64
-_MASK_NEG = -1e30  # additive mask for padded keys: exp() of it is exactly 0
+_MASK_NEG = -1e30
+_GELU_ROWS = 32  # GELU works on row blocks that stay in cache  # additive mask for padded keys: exp() of it is exactly 0
 
 
 def model_dir() -> Path | None:
@@ -65,37 +66,32 @@ def available() -> bool:
     return model_dir() is not None
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, in place, via erfc of Abramowitz & Stegun 7.1.26 (|err| < 1.5e-7).
+def _gelu(x: np.ndarray, t: np.ndarray, poly: np.ndarray) -> None:
+    """Exact (erf) GELU of ``x`` in place, via erfc of Abramowitz & Stegun 7.1.26.
 
-    gelu(x) = max(x, 0) - |x|/2 * erfc(|x|/sqrt 2), and erfc(z) = poly(t) exp(-z^2) with
-    t = 1 / (1 + p z). Works on float32 with a handful of full-size temporaries.
+    gelu(x) = max(x, 0) - |x|/2 * erfc(|x|/sqrt 2) with erfc(z) = poly(t) exp(-z^2),
+    t = 1 / (1 + p z); the absolute error of erfc is below 1.5e-7. ``t`` and ``poly`` are
+    scratch arrays of x's shape, so no full-size temporary is allocated.
     """
     import numpy as np
 
-    a = np.abs(x)
-    t = a * np.float32(0.3275911 / np.sqrt(2.0))
+    np.abs(x, out=t)
+    t *= np.float32(0.3275911 / np.sqrt(2.0))
     t += np.float32(1.0)
     np.reciprocal(t, out=t)
-    poly = t * np.float32(1.061405429)
-    poly += np.float32(-1.453152027)
-    poly *= t
-    poly += np.float32(1.421413741)
-    poly *= t
-    poly += np.float32(-0.284496736)
-    poly *= t
-    poly += np.float32(0.254829592)
-    poly *= t
-    # t is free again: reuse it for exp(-x^2 / 2)
-    np.square(a, out=t)
+    np.multiply(t, np.float32(1.061405429), out=poly)
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(c)
+        poly *= t
+    np.square(x, out=t)
     t *= np.float32(-0.5)
     np.exp(t, out=t)
     poly *= t
-    poly *= a
+    np.abs(x, out=t)
+    poly *= t
     poly *= np.float32(0.5)
     np.maximum(x, np.float32(0.0), out=x)
     x -= poly
-    return x
 
 
 def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -143,33 +139,60 @@ class _Layer:
         self.ln2_g = t[p + "output.LayerNorm.weight"]
         self.ln2_b = t[p + "output.LayerNorm.bias"]
 
-    def __call__(self, x: np.ndarray, mask: np.ndarray, b: int, n: int) -> np.ndarray:
-        """x: (b*n, 384) float32; mask: (b, 1, 1, n) additive. Returns the new x."""
+    def __call__(self, ws: _Workspace, mask: np.ndarray) -> None:
+        """Run the layer on ``ws.x`` (b*n x 384, float32) in place; mask: (b, 1, 1, n)."""
         import numpy as np
 
-        qkv = x @ self.qkv_w
-        qkv += self.qkv_b
+        b, n = ws.b, ws.n
+        x, y = ws.x, ws.y
+        np.matmul(x, self.qkv_w, out=ws.qkv)
+        ws.qkv += self.qkv_b
         # (b, n, 3, heads, d) -> (3, b, heads, n, d)
-        qkv = qkv.reshape(b, n, 3, _HEADS, _HEAD_DIM).transpose(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = q @ k.transpose(0, 1, 3, 2)  # (b, heads, n, n)
+        q, k, v = ws.qkv.reshape(b, n, 3, _HEADS, _HEAD_DIM).transpose(2, 0, 3, 1, 4)
+        scores = ws.scores
+        np.matmul(q, k.transpose(0, 1, 3, 2), out=scores)  # (b, heads, n, n)
         scores += mask
         scores -= scores.max(axis=-1, keepdims=True)
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=-1, keepdims=True)
-        ctx = scores @ v  # (b, heads, n, d)
-        ctx = ctx.transpose(0, 2, 1, 3).reshape(b * n, _HIDDEN)
-        attn = ctx @ self.out_w
-        attn += self.out_b
-        attn += x
-        x = _layer_norm(attn, self.ln1_g, self.ln1_b)
-        h = x @ self.ff1_w
+        np.matmul(scores, v, out=ws.ctx)  # (b, heads, n, d)
+        y.reshape(b, n, _HEADS, _HEAD_DIM)[...] = ws.ctx.transpose(0, 2, 1, 3)
+        np.matmul(y, self.out_w, out=ws.z)
+        z = ws.z
+        z += self.out_b
+        z += x
+        _layer_norm(z, self.ln1_g, self.ln1_b)
+        h = ws.h
+        np.matmul(z, self.ff1_w, out=h)
         h += self.ff1_b
-        _gelu(h)
-        out = h @ self.ff2_w
-        out += self.ff2_b
-        out += x
-        return _layer_norm(out, self.ln2_g, self.ln2_b)
+        for i in range(0, h.shape[0], _GELU_ROWS):
+            rows = h[i:i + _GELU_ROWS]
+            m = rows.shape[0]
+            _gelu(rows, ws.t[:m], ws.poly[:m])
+        np.matmul(h, self.ff2_w, out=x)
+        x += self.ff2_b
+        x += z
+        _layer_norm(x, self.ln2_g, self.ln2_b)
+
+
+class _Workspace:
+    """Scratch arrays for one batch, reused by all six layers (no per-op allocation)."""
+
+    def __init__(self, b: int, n: int) -> None:
+        import numpy as np
+
+        rows = b * n
+        f32 = np.float32
+        self.b, self.n = b, n
+        self.x = np.empty((rows, _HIDDEN), f32)
+        self.y = np.empty((rows, _HIDDEN), f32)
+        self.z = np.empty((rows, _HIDDEN), f32)
+        self.qkv = np.empty((rows, 3 * _HIDDEN), f32)
+        self.scores = np.empty((b, _HEADS, n, n), f32)
+        self.ctx = np.empty((b, _HEADS, n, _HEAD_DIM), f32)
+        self.h = np.empty((rows, 4 * _HIDDEN), f32)
+        self.t = np.empty((min(rows, _GELU_ROWS), 4 * _HIDDEN), f32)
+        self.poly = np.empty_like(self.t)
 
 
 class MiniLM:
@@ -260,12 +283,14 @@ class MiniLM:
         for row, x in enumerate(batch):
             ids[row, : len(x)] = x
             keep[row, : len(x)] = 1.0
-        x = self._word[ids.reshape(-1)]
+        ws = _Workspace(b, n)
+        x = ws.x
+        np.take(self._word, ids.reshape(-1), axis=0, out=x)
         x.reshape(b, n, _HIDDEN)[...] += self._pos[:n]
-        x = _layer_norm(x, *self._emb_ln)
+        _layer_norm(x, *self._emb_ln)
         mask = ((1.0 - keep) * np.float32(_MASK_NEG)).reshape(b, 1, 1, n)
         for layer in self._layers:
-            x = layer(x, mask, b, n)
+            layer(ws, mask)
         pooled = np.einsum("bnh,bn->bh", x.reshape(b, n, _HIDDEN), keep)
         pooled /= keep.sum(axis=1, keepdims=True)
         return pooled
