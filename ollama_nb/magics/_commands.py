@@ -1,0 +1,347 @@
+"""The ``%ollama SUBCOMMAND`` commands (and the cell forms ``%%ollama embed`` / ``create``).
+
+One method per subcommand (``do_<name>``). Client errors become one-line
+UsageErrors; data comes back as return values (DataFrames, result objects) so
+IPython shows them as ``Out[n]``; confirmations are printed.
+
+Widget seams (filled by ``ollama_nb.widgets``, imported only when used):
+``%ollama picker`` returns ``ModelPicker()``; ``%ollama chatbox [NAME] [-m MODEL]``
+returns ``ChatBox(chat=chats.get(NAME), model=MODEL)`` where ``chats`` is
+:data:`ollama_nb._chat.chats`; progress uses ``PullProgress`` (see ``_progress``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from .. import _session
+from .._chat import chats
+from .._errors import OllamaError
+from ._interpolate import interpolate
+from ._parse import SUBCOMMANDS, split, subcommand_parser
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._magics import OllamaMagics
+
+__all__ = ["Commands", "HELP", "ModelCard", "ServerStatus"]
+
+HELP = """\
+%%ollama [MODEL] [options]      prompt a model with the cell; the answer streams, then renders
+    -m MODEL  -s/--system TEXT  --temperature T  --seed N  --num-predict N  --num-ctx N
+    --stop TEXT (repeatable)  -O key=value (any Ollama option)  --json  --schema VAR
+    --think / --no-think / --think=LEVEL  --images VAR_OR_PATH  --raw  --keep-alive 5m
+    --host URL  --timeout S  --no-stream  --format markdown|text|code|json  --pane
+    --chat [NAME]  -o VAR  --no-interpolate         ({{expr}} is replaced from your namespace)
+    The last result is _ollama (.text .thinking .json .stats .request .interrupted).
+""" + "\n".join(f"{usage}" for usage in SUBCOMMANDS.values()) + """
+Settings: %config OllamaMagics  (host, model, embed_model, timeout, update_rate,
+display_mode, history_limit, options, show_stats, use_widgets)"""
+
+
+@contextlib.contextmanager
+def client_errors() -> Iterator[None]:
+    """Turn the client's typed errors into one-line UsageErrors."""
+    try:
+        yield
+    except OllamaError as exc:
+        raise UsageError(exc.message) from None
+
+
+def _frames() -> Any:
+    try:
+        from .. import frames
+    except ImportError as exc:
+        raise UsageError(f"this command needs pandas ({exc}); pip install pandas") from None
+    return frames
+
+
+class ModelCard:
+    """``%ollama show MODEL``: the /api/show answer, readable as text and as (escaped) HTML."""
+
+    _SECTIONS = ("capabilities", "details", "parameters", "system", "template", "license", "modelfile")
+
+    def __init__(self, model: str, response: Any) -> None:
+        self.model = model
+        self.response = response
+        self.raw: Mapping[str, Any] = getattr(response, "raw", response) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        raw = self.__dict__.get("raw") or {}
+        if name in raw:
+            return raw[name]
+        raise AttributeError(name)
+
+    def _items(self) -> list[tuple[str, str]]:
+        items = []
+        for key in self._SECTIONS:
+            value = self.raw.get(key)
+            if not value:
+                continue
+            if isinstance(value, Mapping):
+                text = "\n".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "", []))
+            elif isinstance(value, list):
+                text = ", ".join(str(v) for v in value)
+            else:
+                text = str(value).strip()
+            if key == "license" and len(text) > 400:
+                text = text[:400] + " …"
+            items.append((key, text))
+        info = self.raw.get("model_info") or {}
+        if info:
+            keys = [k for k in info if k.endswith((".context_length", ".embedding_length",
+                                                   ".block_count", "parameter_count"))]
+            if keys:
+                items.append(("model_info", "\n".join(f"{k}: {info[k]}" for k in keys)))
+        return items
+
+    def __repr__(self) -> str:
+        lines = [self.model]
+        for key, text in self._items():
+            body = text.replace("\n", "\n    ")
+            lines.append(f"  {key}:\n    {body}" if "\n" in text else f"  {key}: {text}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f'<tr><th style="text-align:left;vertical-align:top">{html.escape(k)}</th>'
+            f'<td style="text-align:left"><pre style="white-space:pre-wrap;margin:0">{html.escape(v)}</pre></td></tr>'
+            for k, v in self._items())
+        return f"<b>{html.escape(self.model)}</b><table>{rows}</table>"
+
+
+class ServerStatus:
+    """``%ollama status``: host, reachable, version, model count."""
+
+    def __init__(self, host: str, reachable: bool, version: str | None, models: int | None,
+                 error: str | None = None) -> None:
+        self.host, self.reachable, self.version, self.models, self.error = host, reachable, version, models, error
+
+    def _rows(self) -> list[tuple[str, str]]:
+        rows = [("host", self.host), ("reachable", "yes" if self.reachable else "no")]
+        if self.version is not None:
+            rows.append(("version", self.version))
+        if self.models is not None:
+            rows.append(("models", str(self.models)))
+        if self.error:
+            rows.append(("error", self.error))
+        return rows
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{k:<10} {v}" for k, v in self._rows())
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f'<tr><th style="text-align:left">{html.escape(k)}</th>'
+                       f'<td style="text-align:left">{html.escape(v)}</td></tr>' for k, v in self._rows())
+        return f"<table>{rows}</table>"
+
+
+class Commands:
+    """Runs one subcommand for an :class:`OllamaMagics` instance."""
+
+    def __init__(self, magics: OllamaMagics, local_ns: Mapping[str, Any] | None = None) -> None:
+        self.magics = magics
+        self.local_ns = local_ns
+        self.user_ns: dict[str, Any] = magics.shell.user_ns if magics.shell is not None else {}
+
+    def run(self, name: str, line: str, cell: str | None) -> Any:
+        args = subcommand_parser(name).parse_args(split(line))
+        if name == "create" and cell is None:
+            raise UsageError("create needs a Modelfile: use the cell form, %%ollama create NAME "
+                             "with the Modelfile (FROM llama3.2 ...) in the cell")
+        if name == "embed" and cell is not None and args.source is not None:
+            raise UsageError("use either the cell's lines or --from VAR, not both")
+        if cell is not None and name not in ("create", "embed"):
+            raise UsageError(f"{name} is a line command: %ollama {name}")  # pragma: no cover
+        method = getattr(self, f"do_{name}")
+        return method(args, cell)
+
+    def _client(self, args: Any) -> Any:
+        return self.magics.client(getattr(args, "host", None))
+
+    def _lookup(self, name: str) -> Any:
+        for ns in (self.local_ns or {}, self.user_ns):
+            if name in ns:
+                return ns[name]
+        raise UsageError(f"no variable named {name!r}")
+
+    # ------------------------------------------------------------------ info
+
+    def do_help(self, args: Any, cell: str | None) -> None:
+        print(HELP)
+
+    def do_models(self, args: Any, cell: str | None) -> Any:
+        frames = _frames()
+        with client_errors():
+            return frames.models(client=self._client(args))
+
+    def do_ps(self, args: Any, cell: str | None) -> Any:
+        frames = _frames()
+        with client_errors():
+            return frames.running(client=self._client(args))
+
+    def do_show(self, args: Any, cell: str | None) -> ModelCard:
+        with client_errors():
+            return ModelCard(args.model, self._client(args).show(args.model, verbose=args.verbose))
+
+    def do_status(self, args: Any, cell: str | None) -> ServerStatus:
+        client = self._client(args)
+        try:
+            version = client.version()
+            count = len(client.list().models)
+        except OllamaError as exc:
+            return ServerStatus(client.base_url, False, None, None, exc.message)
+        return ServerStatus(client.base_url, True, version, count)
+
+    # ------------------------------------------------------------------ defaults
+
+    def do_model(self, args: Any, cell: str | None) -> None:
+        if args.value is None:
+            print(f"model: {self.magics.model}   embed model: {self.magics.embed_model}")
+            return
+        _session.session.set("model", args.value)
+        print(f"default model: {args.value}")
+
+    def do_host(self, args: Any, cell: str | None) -> None:
+        if args.value is not None:
+            with client_errors():
+                self.magics.client(args.value)  # validates the URL before it becomes the default
+            _session.session.set("host", args.value)
+        with client_errors():
+            print(f"host: {self.magics.client().base_url}")
+
+    # ------------------------------------------------------------------ model management
+
+    def _progress(self, title: str, start: Any) -> None:
+        from ._progress import progress_view
+
+        view = progress_view(title, live=self.magics.live, rate=self.magics.update_rate,
+                             widgets=self.magics.widgets_wanted)
+        stream = None
+        try:
+            with client_errors():
+                stream = start()
+                with stream:
+                    for chunk in stream:
+                        view.update(chunk)
+        except KeyboardInterrupt:
+            view.close(interrupted=True)
+            raise
+        except UsageError as exc:
+            view.close(error=str(exc))
+            raise
+        finally:
+            if stream is not None:
+                stream.close()
+        view.close()
+
+    def do_pull(self, args: Any, cell: str | None) -> None:
+        client = self._client(args)
+        self._progress(f"pull {args.model}", lambda: client.pull(args.model, insecure=args.insecure, stream=True))
+
+    def do_push(self, args: Any, cell: str | None) -> None:
+        client = self._client(args)
+        self._progress(f"push {args.model}", lambda: client.push(args.model, insecure=args.insecure, stream=True))
+
+    def do_create(self, args: Any, cell: str | None) -> None:
+        assert cell is not None
+        if not cell.strip():
+            raise UsageError("the cell is empty: write a Modelfile (FROM llama3.2, SYSTEM ..., PARAMETER ...)")
+        client = self._client(args)
+        self._progress(f"create {args.model}", lambda: client.create(
+            args.model, modelfile=cell, quantize=args.quantize, stream=True))
+
+    def do_cp(self, args: Any, cell: str | None) -> None:
+        with client_errors():
+            self._client(args).copy(args.source, args.destination)
+        print(f"copied {args.source} → {args.destination}")
+
+    def do_rm(self, args: Any, cell: str | None) -> None:
+        with client_errors():
+            self._client(args).delete(args.model)
+        print(f"deleted {args.model}")
+
+    # ------------------------------------------------------------------ embeddings
+
+    def do_embed(self, args: Any, cell: str | None) -> Any:
+        if cell is not None:
+            body = interpolate(cell, self.user_ns, self.local_ns) if args.interpolate else cell
+            texts: Any = [line.strip() for line in body.splitlines() if line.strip()]
+            if not texts:
+                raise UsageError("the cell is empty: write one text per line below %%ollama embed")
+        elif args.source is not None:
+            texts = self._lookup(args.source)
+            if isinstance(texts, str) or not hasattr(texts, "__iter__"):
+                raise UsageError(f"--from {args.source}: expected a list or Series of texts, "
+                                 f"got {type(texts).__name__}")
+        else:
+            raise UsageError("embed needs texts: %%ollama embed [MODEL] with one text per line, "
+                             "or %ollama embed [MODEL] --from VAR")
+        frames = _frames()
+        model = args.model or self.magics.embed_model
+        with client_errors():
+            frame = frames.embed(texts, model=model, client=self._client(args))
+        if args.output:
+            if not args.output.isidentifier():
+                raise UsageError(f"-o needs a Python variable name, got {args.output!r}")
+            self.user_ns[args.output] = frame
+        return frame
+
+    # ------------------------------------------------------------------ chats
+
+    def do_chat(self, args: Any, cell: str | None) -> Any:
+        if args.chat_name is None:
+            if not (args.reset or args.history or args.save):
+                return self._chat_list()
+            args.chat_name = "default"
+        if args.chat_name not in chats:
+            raise UsageError(f"no chat named {args.chat_name!r}; chats: "
+                             f"{', '.join(chats) or 'none yet'} (start one with %%ollama --chat NAME)")
+        chat = chats.get(args.chat_name)
+        if args.reset:
+            chat.reset()
+            print(f"chat {chat.name!r} reset")
+            return None
+        if args.save:
+            try:
+                path = chat.save(args.save)
+            except OSError as exc:
+                raise UsageError(f"cannot save chat {chat.name!r} to {args.save!r}: {exc.strerror}") from None
+            print(f"saved {len(chat)} messages of chat {chat.name!r} to {path}")
+            return None
+        return chat.to_dataframe()
+
+    def _chat_list(self) -> Any:
+        if not len(chats):
+            print("no chats yet (start one with %%ollama --chat NAME)")
+            return None
+        for name in chats:
+            chat = chats.get(name)
+            print(f"{name}: {len(chat)} messages, model {chat.model}")
+        return None
+
+    # ------------------------------------------------------------------ widgets
+
+    def do_picker(self, args: Any, cell: str | None) -> Any:
+        try:
+            from ..widgets import ModelPicker  # type: ignore[attr-defined]
+        except ImportError as exc:
+            raise UsageError(f"the model picker needs ipywidgets ({exc}); pip install ipywidgets") from None
+        return ModelPicker()
+
+    def do_chatbox(self, args: Any, cell: str | None) -> Any:
+        try:
+            from ..widgets import ChatBox  # type: ignore[attr-defined]
+        except ImportError as exc:
+            raise UsageError(f"the chat box needs ipywidgets ({exc}); pip install ipywidgets") from None
+        return ChatBox(chat=chats.get(args.chat_name), model=args.model)

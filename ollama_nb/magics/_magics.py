@@ -1,0 +1,203 @@
+"""``OllamaMagics``: the ``%%ollama`` cell magic, the ``%ollama`` line magic, and their settings.
+
+Every setting is a traitlet (``%config OllamaMagics.update_rate = 4`` or
+``c.OllamaMagics.model = "qwen3"`` in ``ipython_config.py``). ``host``,
+``model``, ``embed_model`` and ``timeout`` mirror :data:`ollama_nb._session.session`
+both ways, so ``%ollama model NAME``, the model picker and ``onb.embed`` agree.
+
+Return values: ``%%ollama PROMPT`` returns ``None`` (the answer is already on
+screen; the result is in ``_ollama`` and ``-o VAR``); subcommands that produce
+data (``models``, ``ps``, ``show``, ``embed``, ``chat --history``, ``status``,
+``picker``, ``chatbox``) return it, so it shows as ``Out[n]`` and can be assigned.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, needs_local_scope, no_var_expand
+from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Tuple, Unicode, Union, observe, validate
+
+from .. import _session
+from .._chat import chats
+from ._interpolate import interpolate
+from ._parse import SUBCOMMANDS, parse_cell_line, split
+from ._result import OllamaResult
+
+__all__ = ["OllamaMagics", "DISPLAY_ENV"]
+
+DISPLAY_ENV = "OLLAMA_NB_DISPLAY"
+_SYNCED = ("host", "model", "embed_model", "timeout")
+_CELL_SUBCOMMANDS = ("embed", "create")
+
+
+@magics_class
+class OllamaMagics(Magics):
+    """Prompt local Ollama models and manage them from IPython / Jupyter."""
+
+    host = Unicode(None, allow_none=True, help=(
+        "Ollama server URL (None: OLLAMA_HOST, then http://127.0.0.1:11434). "
+        "Mirrors ollama_nb's session host; `%ollama host URL` sets it too.")).tag(config=True)
+    model = Unicode(_session.DEFAULT_MODEL, help=(
+        "Default model for %%ollama when none is given. Mirrors the session default "
+        "(`%ollama model NAME`, the model picker).")).tag(config=True)
+    embed_model = Unicode(_session.DEFAULT_EMBED_MODEL, help=(
+        "Default model for `%%ollama embed` and `%ollama embed --from`.")).tag(config=True)
+    timeout = Union([Float(), Tuple(Float(), Float())], default_value=None, allow_none=True, help=(
+        "Request timeout in seconds: one number, or (connect, read). None: the client's "
+        "defaults (short connect, long read for cold model loads).")).tag(config=True)
+    update_rate = Float(10.0, help=(
+        "Most display updates per second while an answer streams (tokens are merged in "
+        "between); 0 sends no intermediate updates, only the final answer.")).tag(config=True)
+    display_mode = Enum(("auto", "live", "final"), "auto", help=(
+        "'live' streams into the output; 'final' shows only the finished answer (one "
+        "display_data, for nbval/nbconvert checks); 'auto' uses $OLLAMA_NB_DISPLAY "
+        "(live|final) and is live when it is unset.")).tag(config=True)
+    history_limit = Int(20, help=(
+        "Most messages of a --chat conversation sent with each request (the system "
+        "message is always kept; 0 sends the whole history).")).tag(config=True)
+    options = Dict(help=(
+        "Default Ollama options for every prompt, e.g. {'temperature': 0, 'num_ctx': 8192}; "
+        "command-line options override them.")).tag(config=True)
+    show_stats = Bool(True, help=(
+        "Show the stats line (model, tokens, tokens/s, load time) after each answer; turn "
+        "off for notebooks whose outputs are compared (nbval).")).tag(config=True)
+    use_widgets = Bool(True, help=(
+        "Show pull/push/create progress with the PullProgress widget when running in a "
+        "Jupyter kernel with ipywidgets; otherwise (or when False) a text view.")).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        configured = self.config.get("OllamaMagics", {}) if "OllamaMagics" in self.config else {}
+        session = _session.session
+        for name in _SYNCED:  # explicit config wins; otherwise follow the session
+            if name in configured:
+                session.set(name, getattr(self, name))
+            else:
+                self._set_quietly(name, getattr(session, name))
+        chats.set_history_limit(self.history_limit)
+        self._unobserve = session.observe(self._session_changed)
+
+    # ----------------------------------------------------------------- settings plumbing
+
+    def _set_quietly(self, name: str, value: Any) -> None:
+        if getattr(self, name) != value:
+            setattr(self, name, value)
+
+    def _session_changed(self, name: str, value: Any) -> None:
+        if name in _SYNCED:
+            self._set_quietly(name, value)
+
+    @observe(*_SYNCED)
+    def _to_session(self, change: Any) -> None:
+        _session.session.set(change["name"], change["new"])
+
+    @observe("history_limit")
+    def _history_limit_changed(self, change: Any) -> None:
+        chats.set_history_limit(change["new"])
+
+    @validate("update_rate")
+    def _check_rate(self, proposal: Any) -> float:
+        if proposal["value"] < 0:
+            raise TraitError("update_rate must be >= 0 (0: only the final answer)")
+        return float(proposal["value"])
+
+    @validate("history_limit")
+    def _check_history(self, proposal: Any) -> int:
+        if proposal["value"] < 0:
+            raise TraitError("history_limit must be >= 0 (0: no limit)")
+        return int(proposal["value"])
+
+    @property
+    def live(self) -> bool:
+        """Whether answers stream into the output (False: final answer only)."""
+        mode = self.display_mode
+        if mode == "auto":
+            mode = os.environ.get(DISPLAY_ENV, "live").strip().lower() or "live"
+        return mode != "final"
+
+    @property
+    def widgets_wanted(self) -> bool:
+        """Use widgets for progress: allowed, live display, and a kernel with a frontend."""
+        return self.use_widgets and self.live and getattr(self.shell, "kernel", None) is not None
+
+    def close(self) -> None:
+        """Stop following the session (called by ``%unload_ext``)."""
+        self._unobserve()
+
+    def client(self, host: str | None = None, timeout: Any = None) -> Any:
+        """A cached client for ``host`` (default: the session host)."""
+        return _session.session.client(host, timeout)
+
+    def store(self, result: OllamaResult, output: str | None = None) -> None:
+        """Keep ``result`` as ``_ollama`` (and ``output`` if given) in the user namespace."""
+        if self.shell is None:
+            return
+        self.shell.user_ns["_ollama"] = result
+        if output:
+            self.shell.user_ns[output] = result
+
+    # ----------------------------------------------------------------- the magic
+
+    @no_var_expand
+    @needs_local_scope
+    @line_cell_magic
+    def ollama(self, line: str, cell: str | None = None, local_ns: Any = None) -> Any:
+        """Prompt a model (cell: ``%%ollama [MODEL] [options]``) or manage models (line: ``%ollama help``)."""
+        from ._commands import Commands
+
+        commands = Commands(self, local_ns)
+        words = line.split(None, 1)
+        first = words[0] if words else ""
+        rest = words[1] if len(words) > 1 else ""
+        if cell is None:
+            if not first:
+                return commands.run("help", "", None)
+            if first not in SUBCOMMANDS:
+                raise UsageError(
+                    f"unknown subcommand {first!r}. Subcommands: {', '.join(SUBCOMMANDS)}. "
+                    f"To prompt a model use the cell magic: %%ollama {first} + prompt in the cell")
+            return commands.run(first, rest, None)
+        if first in _CELL_SUBCOMMANDS:
+            return commands.run(first, rest, cell)
+        return self._prompt(line, cell, local_ns)
+
+    def _prompt(self, line: str, cell: str, local_ns: Any) -> None:
+        from ._prompt import build_request, run_request
+        from ._stream_display import LiveAnswer
+
+        args = parse_cell_line(line)
+        user_ns = self.shell.user_ns if self.shell is not None else {}
+        prompt = cell.rstrip()
+        if args.interpolate:
+            prompt = interpolate(prompt, user_ns, local_ns)
+        if not prompt.strip():
+            raise UsageError("the cell is empty: write the prompt below the %%ollama line")
+        model = args.model or self.model
+        if not model:
+            raise UsageError("no model: give one (%%ollama llama3.2) or set %ollama model NAME")
+        chat = chats.get(args.chat) if args.chat else None
+        request = build_request(args, prompt, model=model, default_options=self.options,
+                                user_ns=user_ns, local_ns=local_ns, chat=chat)
+        views = [self._pane()] if args.pane else []
+        live = LiveAnswer(header=f"{model} …", live=self.live and request.stream,
+                          rate=self.update_rate, views=views)
+        client = self.client(args.host, args.timeout)
+        run_request(client, request, live, lambda r: self.store(r, args.output),
+                    show_stats=self.show_stats)
+        return None
+
+    def _pane(self) -> Any:
+        """A StreamPane widget shown above the answer (the answer itself stays a display_data)."""
+        from IPython.display import display
+
+        try:
+            from ..widgets import StreamPane  # type: ignore[attr-defined]
+        except ImportError as exc:
+            raise UsageError(f"--pane needs the ollama_nb widgets and ipywidgets ({exc}); "
+                             f"pip install ipywidgets, or leave out --pane") from None
+        pane = StreamPane()
+        display(pane)
+        return pane

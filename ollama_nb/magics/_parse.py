@@ -1,0 +1,219 @@
+"""Argument parsing for ``%%ollama`` and ``%ollama``: shlex + argparse, errors as UsageError.
+
+Every parser here raises :class:`IPython.core.error.UsageError` with one line
+(what was wrong, then the usage line) instead of printing and exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+
+from .._render import FORMATS
+
+__all__ = [
+    "CELL_USAGE",
+    "SUBCOMMANDS",
+    "MagicParser",
+    "parse_cell_line",
+    "parse_option",
+    "parse_keep_alive",
+    "split",
+    "subcommand_parser",
+]
+
+CELL_USAGE = "%%ollama [MODEL] [-m MODEL] [options]   (see `%ollama help`)"
+THINK_LEVELS = ("low", "medium", "high", "max")
+
+
+class MagicParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one-line UsageErrors (never SystemExit)."""
+
+    def __init__(self, *args: Any, short_usage: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault("add_help", False)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        self.short_usage = short_usage
+
+    def error(self, message: str) -> NoReturn:
+        usage = self.short_usage or " ".join(self.format_usage().split())
+        raise UsageError(f"{message}. Usage: {usage.removeprefix('usage: ')}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise UsageError(message.strip() if message else self.short_usage)
+
+
+def split(line: str) -> list[str]:
+    """shlex-split a magic line; unbalanced quotes are a UsageError."""
+    try:
+        return shlex.split(line, posix=True)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse options ({exc}): check the quotes in {line.strip()!r}") from None
+
+
+def _coerce(text: str) -> Any:
+    """``-O`` value typing: int, float, true/false, JSON (lists, objects, null), else the string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    if text[:1] in "[{\"" or lowered == "null":
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_option(item: str) -> tuple[str, Any]:
+    """``key=value`` from ``-O`` into a typed pair."""
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UsageError(f"-O expects key=value (e.g. -O top_k=20), got {item!r}")
+    return key, _coerce(value.strip())
+
+
+def parse_keep_alive(text: str) -> float | str:
+    """``--keep-alive``: a number means seconds, anything else is a duration like ``5m``."""
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        return text
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _cell_parser() -> MagicParser:
+    p = MagicParser(prog="%%ollama", short_usage=CELL_USAGE)
+    p.add_argument("model_pos", nargs="?", default=None, metavar="MODEL")
+    p.add_argument("-m", "--model", default=None)
+    p.add_argument("-s", "--system", default=None)
+    p.add_argument("--temperature", type=_float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--num-predict", type=int, default=None)
+    p.add_argument("--num-ctx", type=int, default=None)
+    p.add_argument("--stop", action="append", default=[])
+    p.add_argument("-O", "--option", action="append", default=[], dest="options")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--schema", default=None, metavar="VAR")
+    think = p.add_mutually_exclusive_group()
+    think.add_argument("--think", action="store_const", const=True, default=None)
+    think.add_argument("--no-think", dest="think", action="store_const", const=False)
+    think.add_argument("--think-level", dest="think", choices=THINK_LEVELS, help=argparse.SUPPRESS)
+    p.add_argument("--images", action="append", default=[], metavar="VAR_OR_PATH")
+    p.add_argument("--raw", action="store_true")
+    p.add_argument("--keep-alive", type=parse_keep_alive, default=None)
+    p.add_argument("--host", default=None)
+    p.add_argument("--timeout", type=_float, default=None)
+    p.add_argument("--no-stream", dest="stream", action="store_false")
+    p.add_argument("--format", choices=FORMATS, default=None, dest="fmt")
+    p.add_argument("--pane", action="store_true")
+    p.add_argument("--chat", nargs="?", const="default", default=None, metavar="NAME")
+    p.add_argument("-o", "--output", default=None, metavar="VAR")
+    p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
+    return p
+
+
+_CELL_PARSER: MagicParser | None = None
+
+
+def parse_cell_line(line: str) -> argparse.Namespace:
+    """Parse the ``%%ollama`` line (prompt form) into a namespace with ``model`` resolved."""
+    global _CELL_PARSER
+    if _CELL_PARSER is None:
+        _CELL_PARSER = _cell_parser()
+    tokens = []
+    for token in split(line):
+        # --think=high selects a thinking level; bare --think is a switch
+        if token.startswith("--think="):
+            tokens += ["--think-level", token.partition("=")[2]]
+        else:
+            tokens.append(token)
+    args = _CELL_PARSER.parse_args(tokens)
+    if args.model_pos and args.model:
+        raise UsageError(f"two models given ({args.model_pos!r} and -m {args.model!r}); "
+                         f"use one. Usage: {CELL_USAGE}")
+    if args.model_pos and args.model_pos.startswith("-"):
+        raise UsageError(f"unknown option {args.model_pos!r}. Usage: {CELL_USAGE}")
+    args.model = args.model or args.model_pos
+    del args.model_pos
+    if args.output is not None and not args.output.isidentifier():
+        raise UsageError(f"-o needs a Python variable name, got {args.output!r}")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.json and args.schema:
+        raise UsageError("use either --json or --schema VAR, not both")
+    return args
+
+
+# --------------------------------------------------------------------------- subcommands
+
+SUBCOMMANDS: dict[str, str] = {
+    "models": "%ollama models",
+    "ps": "%ollama ps",
+    "show": "%ollama show MODEL [--verbose]",
+    "pull": "%ollama pull MODEL [--insecure]",
+    "push": "%ollama push MODEL [--insecure]",
+    "create": "%%ollama create NAME [-q QUANTIZE]  + Modelfile in the cell",
+    "cp": "%ollama cp SRC DST",
+    "rm": "%ollama rm MODEL",
+    "embed": "%%ollama embed [MODEL] [-o VAR]  |  %ollama embed [MODEL] --from VAR [-o VAR]",
+    "model": "%ollama model [NAME]",
+    "host": "%ollama host [URL]",
+    "status": "%ollama status",
+    "chat": "%ollama chat [NAME] [--reset | --history | --save PATH]",
+    "picker": "%ollama picker",
+    "chatbox": "%ollama chatbox [NAME] [-m MODEL]",
+    "help": "%ollama help",
+}
+
+
+def subcommand_parser(name: str) -> MagicParser:
+    """The parser for one subcommand's arguments (after the subcommand word)."""
+    p = MagicParser(prog=f"%ollama {name}", short_usage=SUBCOMMANDS[name])
+    host_option = name not in ("model", "host", "help", "chat", "picker", "chatbox")
+    if host_option:
+        p.add_argument("--host", default=None)
+    if name in ("show", "pull", "push", "rm"):
+        p.add_argument("model")
+    if name == "show":
+        p.add_argument("--verbose", "-v", action="store_true")
+    if name in ("pull", "push"):
+        p.add_argument("--insecure", action="store_true")
+    if name == "create":
+        p.add_argument("model", metavar="NAME")
+        p.add_argument("-q", "--quantize", default=None)
+    if name == "cp":
+        p.add_argument("source")
+        p.add_argument("destination")
+    if name == "embed":
+        p.add_argument("model", nargs="?", default=None)
+        p.add_argument("--from", dest="source", default=None, metavar="VAR")
+        p.add_argument("-o", "--output", default=None, metavar="VAR")
+        p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
+    if name in ("model", "host"):
+        p.add_argument("value", nargs="?", default=None)
+    if name == "chat":
+        p.add_argument("chat_name", nargs="?", default=None, metavar="NAME")
+        action = p.add_mutually_exclusive_group()
+        action.add_argument("--reset", action="store_true")
+        action.add_argument("--history", action="store_true")
+        action.add_argument("--save", default=None, metavar="PATH")
+    if name == "chatbox":
+        p.add_argument("chat_name", nargs="?", default="default", metavar="NAME")
+        p.add_argument("-m", "--model", default=None)
+    return p

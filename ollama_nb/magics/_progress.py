@@ -1,0 +1,130 @@
+"""Progress of ``pull`` / ``push`` / ``create``: a text view in a display handle, or a widget.
+
+:class:`TextProgress` keeps one line per layer (``pulling 6a0746a1ec1a  1.2 GB / 2.0 GB  61%``)
+plus the current status, throttled like the answers, and always ends with a final update.
+It works everywhere, including in saved notebooks.
+
+Widget seam: :func:`progress_view` returns ``ollama_nb.widgets.PullProgress(title=...)``
+when widgets are wanted and importable. A progress view implements
+:class:`ProgressView`: ``update(chunk)`` for each progress object from the server
+(``status``, ``digest``, ``total``, ``completed``) and ``close(error=None,
+interrupted=False)`` once at the end. The widget should also leave a text
+record (e.g. a final ``display_data``), since widget state is not saved.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["ProgressView", "TextProgress", "progress_view", "human_bytes"]
+
+
+@runtime_checkable
+class ProgressView(Protocol):
+    def update(self, chunk: Any) -> None: ...
+
+    def close(self, error: str | None = None, interrupted: bool = False) -> None: ...
+
+
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KB' (powers of 1000, like Ollama's CLI)."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"  # pragma: no cover
+
+
+def _raw(chunk: Any) -> Mapping[str, Any]:
+    raw = getattr(chunk, "raw", chunk)
+    return raw if isinstance(raw, Mapping) else {}
+
+
+class TextProgress:
+    """Per-layer progress lines in one display handle, throttled to ``rate`` updates a second."""
+
+    def __init__(self, title: str, *, live: bool = True, rate: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.title = title
+        self.live = live
+        self.interval = 1.0 / rate if rate > 0 else None
+        self._clock = clock
+        self.layers: dict[str, tuple[str, int, int]] = {}  # digest -> (status, completed, total)
+        self.status = "starting"
+        self.handle: Any = None
+        self.updates = 0
+        self._last = clock()
+        self._closed = False
+        if live:
+            from IPython.display import display
+
+            self.handle = display(self.bundle(), raw=True, display_id=True)
+
+    def lines(self) -> list[str]:
+        out = [self.title]
+        for status, completed, total in self.layers.values():
+            if total:
+                pct = 100 * completed / total
+                out.append(f"  {status:<28} {human_bytes(completed):>9} / {human_bytes(total):<9} {pct:5.1f}%")
+            else:
+                out.append(f"  {status}")
+        out.append(f"  {self.status}")
+        return out
+
+    def bundle(self) -> dict[str, str]:
+        text = "\n".join(self.lines())
+        return {"text/plain": text,
+                "text/html": f'<pre style="white-space:pre-wrap;margin:0">{html.escape(text)}</pre>'}
+
+    def update(self, chunk: Any) -> None:
+        raw = _raw(chunk)
+        status = str(raw.get("status") or "")
+        digest = raw.get("digest")
+        if digest and (raw.get("total") or raw.get("completed")):
+            self.layers[str(digest)] = (status, int(raw.get("completed") or 0), int(raw.get("total") or 0))
+        elif status:
+            self.status = status
+        if self.handle is not None and self.interval is not None:
+            now = self._clock()
+            if now - self._last >= self.interval:
+                self._send()
+                self._last = now
+
+    def _send(self) -> None:
+        from IPython.display import display
+
+        if self.handle is not None:
+            self.handle.update(self.bundle(), raw=True)
+            self.updates += 1
+        else:
+            display(self.bundle(), raw=True)
+
+    def close(self, error: str | None = None, interrupted: bool = False) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if interrupted:
+            self.status = f"⏹ interrupted ({self.status})"
+        elif error:
+            self.status = f"✖ {error}"
+        self._send()
+
+
+def progress_view(title: str, *, live: bool, rate: float, widgets: bool) -> Any:
+    """The PullProgress widget when ``widgets`` and importable, else :class:`TextProgress`."""
+    if widgets and live:
+        try:
+            from ..widgets import PullProgress  # type: ignore[attr-defined]
+        except ImportError:
+            pass
+        else:
+            from IPython.display import display
+
+            view = PullProgress(title=title)
+            display(view)
+            return view
+    return TextProgress(title, live=live, rate=rate)

@@ -1,0 +1,230 @@
+"""The prompt form of ``%%ollama``: build the request, stream it, keep the answer.
+
+:func:`build_request` turns parsed options into client keyword arguments (and a
+plain record of them for ``result.request``); :func:`run_request` streams the
+answer through :class:`LiveAnswer` and always ends with a final display and a
+stored :class:`OllamaResult` — on success, on a server error (partial kept, then
+a one-line UsageError) and on KeyboardInterrupt (partial kept, marked, then
+re-raised so "Run All" stops).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from .._chat import ChatSession, encode_image
+from .._errors import OllamaError, StreamError
+from .._render import Stats
+from ._parse import parse_option
+from ._result import OllamaResult
+from ._stream_display import LiveAnswer
+
+__all__ = ["Request", "build_request", "run_request"]
+
+
+class Request:
+    """Everything needed to send one prompt: endpoint, client kwargs, and bookkeeping."""
+
+    def __init__(self, endpoint: str, kwargs: dict[str, Any], record: dict[str, Any],
+                 stream: bool, fmt: str, chat: ChatSession | None, user_message: dict[str, Any] | None):
+        self.endpoint = endpoint
+        self.kwargs = kwargs
+        self.record = record
+        self.stream = stream
+        self.fmt = fmt
+        self.chat = chat
+        self.user_message = user_message
+
+    @property
+    def model(self) -> str:
+        return str(self.kwargs["model"])
+
+
+def _lookup(name: str, user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None) -> Any:
+    for ns in (local_ns or {}, user_ns):
+        if name in ns:
+            return ns[name]
+    raise KeyError(name)
+
+
+def _schema(name: str, user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None) -> dict[str, Any]:
+    try:
+        value = _lookup(name, user_ns, local_ns)
+    except KeyError:
+        raise UsageError(f"--schema {name}: no variable named {name!r} (it must hold a JSON schema dict)") from None
+    if hasattr(value, "model_json_schema"):  # a pydantic model class
+        value = value.model_json_schema()
+    if not isinstance(value, dict):
+        raise UsageError(f"--schema {name}: expected a dict holding a JSON schema, "
+                         f"got {type(value).__name__}")
+    return value
+
+
+def _images(specs: list[str], user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None) -> list[str]:
+    images: list[str] = []
+    for spec in specs:
+        try:
+            value = _lookup(spec, user_ns, local_ns) if spec.isidentifier() else None
+        except KeyError:
+            value = None
+        if value is None:
+            path = Path(os.path.expanduser(spec))
+            if not path.is_file():
+                raise UsageError(f"--images {spec}: no variable or file named {spec!r}")
+            value = path
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            try:
+                images.append(encode_image(item))
+            except (TypeError, ValueError, OSError) as exc:
+                raise UsageError(f"--images {spec}: {exc}") from None
+    return images
+
+
+def build_request(args: argparse.Namespace, prompt: str, *, model: str, default_options: Mapping[str, Any],
+                  user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None,
+                  chat: ChatSession | None) -> Request:
+    """Client keyword arguments for ``generate`` (or ``chat`` with ``--chat``)."""
+    options = dict(default_options)
+    for key, value in (("temperature", args.temperature), ("seed", args.seed),
+                       ("num_predict", args.num_predict), ("num_ctx", args.num_ctx)):
+        if value is not None:
+            options[key] = value
+    if args.stop:
+        options["stop"] = list(args.stop)
+    for item in args.options:
+        key, value = parse_option(item)
+        options[key] = value
+    fmt_request: Any = None
+    if args.json:
+        fmt_request = "json"
+    elif args.schema:
+        fmt_request = _schema(args.schema, user_ns, local_ns)
+    images = _images(args.images, user_ns, local_ns)
+
+    common: dict[str, Any] = {"model": model}
+    if options:
+        common["options"] = options
+    if fmt_request is not None:
+        common["format"] = fmt_request
+    if args.think is not None:
+        common["think"] = args.think
+    if args.keep_alive is not None:
+        common["keep_alive"] = args.keep_alive
+
+    user_message: dict[str, Any] | None = None
+    if chat is not None:
+        if args.raw:
+            raise UsageError("--raw works only without --chat (a chat always uses the model's template)")
+        if args.system:
+            chat.set_system(args.system)
+        user_message = {"role": "user", "content": prompt}
+        if images:
+            user_message["images"] = images
+        kwargs = {**common, "messages": chat.window([user_message])}
+        endpoint = "chat"
+    else:
+        kwargs = {**common, "prompt": prompt}
+        if args.system:
+            kwargs["system"] = args.system
+        if images:
+            kwargs["images"] = images
+        if args.raw:
+            kwargs["raw"] = True
+        endpoint = "generate"
+
+    record = {"endpoint": f"/api/{endpoint}", **kwargs}
+    if "images" in record:
+        record["images"] = [f"<{len(i)} base64 chars>" for i in record["images"]]
+    if "messages" in record:
+        record["messages"] = [
+            {**m, "images": [f"<{len(i)} base64 chars>" for i in m["images"]]} if m.get("images") else m
+            for m in record["messages"]
+        ]
+    fmt = args.fmt or ("json" if fmt_request is not None else "markdown")
+    return Request(endpoint, kwargs, record, args.stream, fmt, chat, user_message)
+
+
+def _chunk_parts(chunk: Any, endpoint: str) -> tuple[str, str]:
+    if endpoint == "chat":
+        message = chunk.raw.get("message") or {}
+        return message.get("content") or "", message.get("thinking") or ""
+    return chunk.raw.get("response") or "", chunk.raw.get("thinking") or ""
+
+
+def run_request(client: Any, request: Request, live: LiveAnswer,
+                store: Callable[[OllamaResult], None], *, show_stats: bool = True) -> OllamaResult:
+    """Send ``request``, stream into ``live``, store the result; errors become UsageError."""
+    result = OllamaResult(model=request.model, request=request.record, fmt=request.fmt,
+                          chat=request.chat.name if request.chat else None)
+    if request.chat is not None:
+        request.chat.model = request.model
+    call = getattr(client, request.endpoint)
+    final: Any = None
+    stream: Any = None
+    tool_calls: list[Any] = []
+    failure: BaseException | None = None
+    live.start(request.model)
+    try:
+        if request.stream:
+            stream = call(**request.kwargs, stream=True)
+            with stream:
+                for chunk in stream:
+                    text, thinking = _chunk_parts(chunk, request.endpoint)
+                    live.feed(text, thinking)
+                    if chunk.raw.get("done"):
+                        final = chunk
+                    if live.stop_requested:
+                        result.interrupted = True
+                        break
+            tool_calls = list(stream.tool_calls)
+        else:
+            final = call(**request.kwargs, stream=False)
+            text, thinking = _chunk_parts(final, request.endpoint)
+            live.feed(text, thinking)
+            tool_calls = list(getattr(final, "tool_calls", None) or [])
+    except KeyboardInterrupt as exc:
+        result.interrupted = True
+        failure = exc
+    except StreamError as exc:
+        result.error = exc.message
+        failure = exc
+    except OllamaError as exc:
+        result.error = exc.message
+        failure = exc
+    finally:
+        if stream is not None:
+            stream.close()
+        if failure is None and not result.interrupted and final is None:
+            result.error = "the answer ended without done (incomplete stream)"  # defensive
+        result.text, result.thinking = live.text, live.thinking
+        result.tool_calls = tool_calls
+        result.response = final
+        result.stats = Stats.from_response(final, model=request.model)
+        _remember(request, result)
+        store(result)
+        live.finish(result.bundle(show_stats=show_stats), result)
+    if isinstance(failure, KeyboardInterrupt):
+        raise failure
+    if failure is not None:
+        raise UsageError(result.error or str(failure)) from None
+    return result
+
+
+def _remember(request: Request, result: OllamaResult) -> None:
+    """Add the turn to the chat session (partial answers too; nothing if nothing arrived)."""
+    chat = request.chat
+    if chat is None or request.user_message is None:
+        return
+    if not (result.text or result.thinking or result.tool_calls or result.done):
+        return
+    message = request.user_message
+    chat.add("user", message["content"], images=message.get("images"))
+    chat.add("assistant", result.text, thinking=result.thinking or None,
+             tool_calls=result.tool_calls or None)

@@ -1,0 +1,72 @@
+"""``OllamaResult``: what ``%%ollama`` stores in ``_ollama`` and in ``-o VAR``.
+
+The cell magic itself returns ``None``: the answer is already on screen through
+its display handle, and returning the result would show it a second time as
+``Out[n]``. Displaying the result later (``_ollama`` on its own in a cell)
+renders the same safe bundle again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._render import Stats, answer_bundle
+
+__all__ = ["OllamaResult"]
+
+
+@dataclass
+class OllamaResult:
+    """One answer: text, thinking, parsed JSON, stats and the request that produced it."""
+
+    text: str = ""
+    thinking: str = ""
+    model: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    response: Any = None  # the final (done) chunk, or None if the stream never finished
+    stats: Stats = field(default_factory=Stats)
+    tool_calls: list[Any] = field(default_factory=list)
+    interrupted: bool = False
+    error: str | None = None
+    fmt: str = "markdown"
+    chat: str | None = None  # name of the chat session, if any
+
+    @property
+    def json(self) -> Any:
+        """The answer parsed as JSON (with ``--json``/``--schema``); None if it is not JSON."""
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+    @property
+    def done(self) -> bool:
+        """True when the server finished the answer (not interrupted, no error)."""
+        return self.response is not None and not self.interrupted and self.error is None
+
+    @property
+    def status(self) -> str:
+        """The line shown after the answer: interrupted, error, or empty."""
+        if self.interrupted:
+            return "⏹ interrupted (partial answer)"
+        if self.error:
+            return f"✖ {self.error}"
+        return ""
+
+    def bundle(self, *, show_stats: bool = True) -> dict[str, str]:
+        """The final display bundle (safe HTML + plain text)."""
+        return answer_bundle(self.text, thinking=self.thinking, fmt=self.fmt, status=self.status,
+                             stats=self.stats if show_stats else None)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return self.bundle()
+
+    def __repr__(self) -> str:
+        flags = " interrupted" if self.interrupted else (" error" if self.error else "")
+        preview = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        return f"<OllamaResult {self.model or '?'}{flags}: {preview!r}>"

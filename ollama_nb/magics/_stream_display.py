@@ -1,0 +1,130 @@
+"""Throttled streaming into one display handle (plus optional live views such as a pane).
+
+One answer is one ``display_data`` output: ``display(bundle, raw=True,
+display_id=True)`` first, then ``handle.update(...)``. That is the mechanism that
+every frontend (JupyterLab, Notebook 7, VS Code, Colab, nbclient) keeps in the
+saved notebook. Tokens are merged between updates; at most ``rate`` updates a
+second are sent (0: none until the end), and :meth:`LiveAnswer.finish` always
+sends the final bundle — at the end, on error and on interrupt.
+
+In ``final`` mode (nbval, nbconvert) nothing is shown until :meth:`finish`,
+which then makes a single plain ``display``.
+
+Views
+-----
+Anything with the :class:`AnswerView` methods can ride along (the StreamPane
+widget does): it gets ``start(model)``, throttled ``update(text, thinking)``
+with the whole answer so far, and ``finish(result)`` with the
+:class:`~ollama_nb.magics._result.OllamaResult`. A view may expose
+``stop_requested`` (a ``threading.Event``); when it is set, the magic closes the
+stream between chunks and keeps the partial answer, as with an interrupt.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from .._render import streaming_bundle
+
+__all__ = ["AnswerView", "LiveAnswer"]
+
+
+@runtime_checkable
+class AnswerView(Protocol):
+    """What a live view of an answer implements (the StreamPane widget does)."""
+
+    def start(self, model: str) -> None: ...
+
+    def update(self, text: str, thinking: str) -> None: ...
+
+    def finish(self, result: Any) -> None: ...
+
+
+class LiveAnswer:
+    """Collect chunks of one answer and show them through a throttled display handle."""
+
+    def __init__(self, *, header: str = "", live: bool = True, rate: float = 10.0,
+                 views: Sequence[Any] = (), clock: Callable[[], float] = time.monotonic) -> None:
+        self.header = header
+        self.live = live
+        self.interval = 1.0 / rate if rate > 0 else None
+        self.views = list(views)
+        self._clock = clock
+        self._text: list[str] = []
+        self._thinking: list[str] = []
+        self._dirty = False
+        self._last = 0.0
+        self.handle: Any = None
+        self.updates = 0  # update_display_data messages sent (the final one included)
+        self.finished = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self._thinking)
+
+    @property
+    def stop_requested(self) -> bool:
+        """True when a view (e.g. a Stop button) asked to stop."""
+        for view in self.views:
+            event = getattr(view, "stop_requested", None)
+            if isinstance(event, threading.Event) and event.is_set():
+                return True
+        return False
+
+    def start(self, model: str = "") -> None:
+        """Show the placeholder (live mode) and tell the views."""
+        from IPython.display import display
+
+        if self.live:
+            self.handle = display(streaming_bundle("", header=self.header), raw=True, display_id=True)
+        self._last = self._clock()
+        for view in self.views:
+            view.start(model)
+
+    def feed(self, text: str = "", thinking: str = "") -> None:
+        """Add a chunk; push an update if the throttle interval has passed."""
+        if text:
+            self._text.append(text)
+            self._dirty = True
+        if thinking:
+            self._thinking.append(thinking)
+            self._dirty = True
+        if self._dirty and self.interval is not None:
+            now = self._clock()
+            if now - self._last >= self.interval:
+                self._push(now)
+
+    def _push(self, now: float) -> None:
+        text, thinking = self.text, self.thinking
+        if self.handle is not None:
+            self.handle.update(streaming_bundle(text, thinking=thinking), raw=True)
+            self.updates += 1
+        for view in self.views:
+            view.update(text, thinking)
+        self._dirty = False
+        self._last = now
+
+    def finish(self, bundle: dict[str, str], result: Any = None) -> None:
+        """Send the final bundle (always, exactly once) and hand the result to the views."""
+        if self.finished:
+            return
+        self.finished = True
+        from IPython.display import display
+
+        if self.handle is not None:
+            self.handle.update(bundle, raw=True)
+            self.updates += 1
+        else:
+            display(bundle, raw=True)
+        for view in self.views:
+            try:
+                view.finish(result)
+            except Exception:  # a broken view must not hide the answer or the real error
+                pass
