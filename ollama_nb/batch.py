@@ -1,0 +1,356 @@
+"""`map_prompts`: one prompt per row of a DataFrame, Series or list, answered in parallel.
+
+Template: ``{{name}}`` is replaced by the row's value of column ``name`` (the whole
+text between the braces, spaces trimmed, is the column name); ``{{index}}`` is the
+row label (unless there is a column called ``index``); a Series or list gives
+``{{text}}`` (alias ``{{value}}``, and the Series' own name). Single braces are left
+alone. Missing values render as the empty string. An unknown name is an error
+before anything is sent.
+
+Each distinct rendered prompt is sent once to ``/api/generate`` (``stream=False``),
+``concurrency`` at a time. Answers are written to an on-disk cache as they arrive
+(see :mod:`ollama_nb._cache`); a rerun of the same call takes them from there, so
+an interrupted run resumes where it stopped. Ctrl-C (kernel interrupt) cancels
+what has not started, lets requests already in flight finish into the cache, and
+re-raises ``KeyboardInterrupt``; the exception's ``.partial`` holds the rows that
+had finished. A failing row does not stop the run: its cell holds
+``"[error] <message>"`` (or, with a schema, NA values and the message in the
+``error`` column) and a :class:`MapPromptsWarning` says how many failed. Failed
+rows are not cached, so a rerun retries them. An unreachable server or an unknown
+model stops the run at once, since every row would fail the same way.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import re
+import sys
+import warnings
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ConnectError, InvalidArgumentError, ModelNotFoundError, OllamaError
+from ._session import get_client, session
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ._client import Client
+
+__all__ = ["map_prompts", "MapPromptsWarning", "ERROR_PREFIX"]
+
+ERROR_PREFIX = "[error] "
+_FIELD = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+# JSON-schema type -> pandas dtype of the column
+_DTYPES = {"integer": "Int64", "number": "float64", "boolean": "boolean", "string": "string"}
+
+
+class MapPromptsWarning(UserWarning):
+    """Some rows of a `map_prompts` run failed; the summary says how many."""
+
+
+# -- rendering ---------------------------------------------------------------------------
+def _fields(data: Any) -> tuple[Any, dict[str, list[Any]]]:
+    """(index, {field name: column values}) for a DataFrame, Series or list."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        if not data.columns.is_unique:
+            dup = data.columns[data.columns.duplicated()][0]
+            raise InvalidArgumentError(f"data has duplicate column {dup!r}; rename it first")
+        fields = {str(col): data[col].tolist() for col in data.columns}
+        index = data.index
+    elif isinstance(data, pd.Series):
+        values = data.tolist()
+        fields = {"text": values, "value": values}
+        if data.name is not None:
+            fields.setdefault(str(data.name), values)
+        index = data.index
+    elif isinstance(data, (str, bytes)) or isinstance(data, Mapping) or not hasattr(data, "__iter__"):
+        raise InvalidArgumentError(
+            f"data: expected a DataFrame, Series or list, got {type(data).__name__}")
+    else:
+        values = list(data)
+        fields = {"text": values, "value": values}
+        index = pd.RangeIndex(len(values))
+    fields.setdefault("index", index.tolist())
+    return index, fields
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        if value != value:  # NaN, NaT, pd.NA raise or compare unequal
+            return ""
+    except (TypeError, ValueError):
+        return ""
+    return str(value)
+
+
+def render(template: str, data: Any) -> tuple[Any, list[str]]:
+    """(index, one prompt per row); unknown ``{{names}}`` raise InvalidArgumentError."""
+    if not isinstance(template, str):
+        raise InvalidArgumentError(f"template must be a string, got {type(template).__name__}")
+    index, fields = _fields(data)
+    names = list(dict.fromkeys(_FIELD.findall(template)))
+    unknown = [name for name in names if name not in fields]
+    if unknown:
+        known = ", ".join(f"{{{{{k}}}}}" for k in fields)
+        raise InvalidArgumentError(
+            f"template refers to {{{{{unknown[0]}}}}}, which is not a column; available: {known}")
+    columns = {name: [_cell(v) for v in fields[name]] for name in names}
+    prompts = [
+        _FIELD.sub(lambda m, row=row: columns[m.group(1)][row], template)
+        for row in range(len(index))
+    ]
+    return index, prompts
+
+
+# -- schema ------------------------------------------------------------------------------
+def _schema_dict(schema: Any) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    if hasattr(schema, "model_json_schema"):  # a pydantic model class
+        schema = schema.model_json_schema()
+    if not isinstance(schema, Mapping):
+        raise InvalidArgumentError(
+            f"schema must be a JSON schema dict (or a pydantic model), got {type(schema).__name__}")
+    try:
+        json.dumps(schema)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"schema is not JSON-serialisable: {exc}") from None
+    return dict(schema)
+
+
+def _property_types(schema: Mapping[str, Any]) -> dict[str, str] | None:
+    """{property: dtype} for an object schema with properties, else None."""
+    props = schema.get("properties")
+    if schema.get("type", "object") != "object" or not isinstance(props, Mapping) or not props:
+        return None
+    types: dict[str, str] = {}
+    for name, spec in props.items():
+        kind = spec.get("type") if isinstance(spec, Mapping) else None
+        if isinstance(kind, list):
+            kinds = [k for k in kind if k != "null"]
+            kind = kinds[0] if len(kinds) == 1 else None
+        types[str(name)] = _DTYPES.get(kind, "object") if isinstance(kind, str) else "object"
+    return types
+
+
+def _typed(values: list[Any], dtype: str) -> Any:
+    """A column of ``dtype``; values that do not fit become NA instead of failing the row."""
+    import pandas as pd
+
+    def fits(v: Any) -> bool:
+        if v is None:
+            return False
+        if dtype == "Int64":
+            return (isinstance(v, int) and not isinstance(v, bool)) or (
+                isinstance(v, float) and v.is_integer())
+        if dtype == "float64":
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+        if dtype == "boolean":
+            return isinstance(v, bool)
+        if dtype == "string":
+            return isinstance(v, str)
+        return True
+
+    cleaned = [v if fits(v) else None for v in values]
+    if dtype == "Int64":
+        cleaned = [None if v is None else int(v) for v in cleaned]
+    if dtype == "float64":
+        cleaned = [float("nan") if v is None else float(v) for v in cleaned]
+    return pd.array(cleaned, dtype=dtype) if dtype != "object" else cleaned
+
+
+# -- running -----------------------------------------------------------------------------
+def _message(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return text if isinstance(exc, OllamaError) else f"{type(exc).__name__}: {text}"
+
+
+def map_prompts(
+    data: Any,
+    template: str,
+    model: str | None = None,
+    *,
+    schema: Any = None,
+    system: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    think: bool | str | None = None,
+    keep_alive: Any = None,
+    concurrency: int = 4,
+    cache: bool = True,
+    cache_dir: str | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
+    host: str | None = None,
+    client: Client | None = None,
+) -> pd.Series | pd.DataFrame:
+    """Answer ``template`` rendered for every row of ``data``; results align with its index.
+
+    Returns a string Series (name ``"answer"``), or with ``schema`` (a JSON schema
+    object with ``properties``) a DataFrame with one typed column per property plus
+    ``error``. ``.attrs`` summarises the run (``rows``, ``asked``, ``cached``,
+    ``failed``). ``progress``: None shows a bar when more than one request is
+    needed, True/False force it, a callable gets ``(done, total)`` after each answer.
+    ``cache=False`` neither reads nor writes the answer cache. See the module
+    docstring for templates, failures and interrupts.
+    """
+    import pandas as pd
+
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise InvalidArgumentError(f"concurrency must be a positive integer, got {concurrency!r}")
+    model = model or session.model
+    schema_dict = _schema_dict(schema)
+    if options is not None and not isinstance(options, Mapping):
+        raise InvalidArgumentError(f"options must be a dict, got {type(options).__name__}")
+    index, prompts = render(template, data)
+    http = get_client(host, client)
+    distinct = list(dict.fromkeys(prompts))
+    request: dict[str, Any] = {"system": system, "format": schema_dict, "think": think,
+                               "options": dict(options) if options else None}
+    keys = {p: _key(http.base_url, model, p, request) for p in distinct}
+
+    store = None
+    answers: dict[str, str] = {}
+    if cache and distinct:
+        from ._cache import AnswerCache
+
+        store = AnswerCache(cache_dir)
+        hits = store.get_many(keys.values())
+        answers = {p: hits[k]["response"] for p, k in keys.items() if k in hits}
+    cached = len(answers)
+    todo = [p for p in distinct if p not in answers]
+    errors: dict[str, str] = {}
+
+    def ask(prompt: str) -> str:
+        reply = http.generate(model, prompt, system=system, format=schema_dict, options=request["options"],
+                              think=think, keep_alive=keep_alive, stream=False)
+        text = reply.response
+        if schema_dict is not None:
+            try:
+                json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"the answer is not valid JSON ({exc}): {text[:80]!r}") from None
+        if store is not None:
+            store.put(keys[prompt], {"response": text})
+        return text
+
+    bar, report = _progress(progress, len(distinct), cached, model)
+    finished = False
+    pool = cf.ThreadPoolExecutor(max_workers=min(concurrency, max(len(todo), 1)),
+                                 thread_name_prefix="ollama_nb.map_prompts")
+    try:
+        futures = {pool.submit(ask, p): p for p in todo}
+        waiting = set(futures)
+        while waiting:
+            done, waiting = cf.wait(waiting, timeout=0.1, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                prompt = futures[future]
+                exc = future.exception()
+                if exc is None:
+                    answers[prompt] = future.result()
+                elif isinstance(exc, (ConnectError, ModelNotFoundError)):
+                    raise exc
+                else:
+                    errors[prompt] = _message(exc)
+                report(1)
+        finished = True
+    except KeyboardInterrupt as stop:
+        partial, _ = _assemble(index, prompts, answers, errors, schema_dict)
+        print(f"map_prompts interrupted: {len(answers) - cached} new answers"
+              f"{' saved to the cache' if store is not None else ''}; "
+              f"{len(distinct) - len(answers) - len(errors)} prompts not answered. "
+              f"{'Rerun the same call to resume.' if store is not None else ''}",
+              file=sys.stderr)
+        stop.partial = partial  # type: ignore[attr-defined]
+        raise
+    finally:
+        # pending work is cancelled; requests in flight finish (and reach the cache) in the background
+        pool.shutdown(wait=False, cancel_futures=True)
+        if bar is not None:
+            bar.close()
+        if store is not None and finished:  # else threads in flight may still write to it
+            store.close()
+
+    result, problems = _assemble(index, prompts, answers, errors, schema_dict)
+    failed = sum(p in problems for p in prompts)
+    result.attrs.update({"model": model, "rows": len(prompts), "asked": len(todo),
+                         "cached": cached, "failed": failed})
+    if failed:
+        first = next(problems[p] for p in prompts if p in problems)
+        warnings.warn(f"map_prompts: {failed} of {len(prompts)} rows failed (first: {first}); "
+                      f"their cells hold the error and a rerun retries them",
+                      MapPromptsWarning, stacklevel=2)
+    return result
+
+
+def _key(host: str, model: str, prompt: str, request: Mapping[str, Any]) -> str:
+    from ._cache import cache_key
+
+    return cache_key(v=1, endpoint="generate", host=host, model=model, prompt=prompt,
+                     **{k: v for k, v in request.items() if v is not None})
+
+
+def _progress(progress: Any, total: int, initial: int,
+              model: str) -> tuple[Any, Callable[[int], None]]:
+    """(tqdm bar or None, function to call with the number of newly finished prompts)."""
+    if callable(progress):
+        state = {"done": initial}
+
+        def call(step: int) -> None:
+            state["done"] += step
+            progress(state["done"], total)
+
+        return None, call
+    if progress or (progress is None and total - initial > 1):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=initial, desc=f"map_prompts {model}", unit="row")
+        return bar, bar.update
+    return None, lambda step: None
+
+
+def _assemble(index: Any, prompts: list[str], answers: Mapping[str, str],
+              errors: Mapping[str, str], schema: Mapping[str, Any] | None,
+              ) -> tuple[pd.Series | pd.DataFrame, dict[str, str]]:
+    """(rows in input order, {prompt: problem}); unfinished rows are NA."""
+    import pandas as pd
+
+    def plain(prompt: str) -> str | None:
+        if prompt in answers:
+            return answers[prompt]
+        if prompt in errors:
+            return ERROR_PREFIX + errors[prompt]
+        return None
+
+    if schema is None:
+        series = pd.Series([plain(p) for p in prompts], index=index, dtype="string", name="answer")
+        return series, dict(errors)
+
+    parsed: dict[str, Any] = {}
+    problems: dict[str, str] = dict(errors)
+    for prompt, text in answers.items():
+        try:
+            parsed[prompt] = json.loads(text)
+        except ValueError as exc:
+            problems[prompt] = f"the answer is not valid JSON ({exc}): {text[:80]!r}"
+    types = _property_types(schema)
+    error_col = [problems.get(p) for p in prompts]
+    if types is None:  # not an object schema: one column of parsed values
+        values = [parsed.get(p) for p in prompts]
+        return pd.DataFrame({"value": pd.Series(values, index=index, dtype=object),
+                             "error": pd.Series(error_col, index=index, dtype="string")}), problems
+    columns: dict[str, Any] = {}
+    for name, dtype in types.items():
+        values = [parsed[p].get(name) if isinstance(parsed.get(p), Mapping) else None
+                  for p in prompts]
+        columns[name] = pd.Series(_typed(values, dtype), index=index)
+    for prompt in prompts:
+        if prompt in parsed and not isinstance(parsed[prompt], Mapping):
+            problems[prompt] = f"the answer is JSON but not an object: {answers[prompt][:80]!r}"
+    error_name = "error" if "error" not in columns else "_error"
+    columns[error_name] = pd.Series([problems.get(p) for p in prompts], index=index, dtype="string")
+    return pd.DataFrame(columns, index=index), problems

@@ -1,0 +1,19 @@
+"""The DataFrame layer: Ollama results as pandas objects to join, filter, plot and save.
+
+* :func:`models`, :func:`running` - the server's model lists (``/api/tags``, ``/api/ps``);
+* :func:`embed` - texts to a float32 embedding frame (``/api/embed``, batched);
+* :func:`similarity`, :func:`nearest` - cosine similarity and ranked neighbours;
+* :func:`project`, :func:`plot_projection` - a 2-D PCA map of embeddings and its plot.
+
+Batch prompting over rows is :func:`ollama_nb.batch.map_prompts`. Every function
+takes ``host=``/``client=`` and otherwise uses the session defaults
+(:mod:`ollama_nb._session`).
+"""
+
+from __future__ import annotations
+
+from ._analysis import nearest, plot_projection, project, similarity
+from ._embeddings import embed
+from ._inventory import models, running
+
+__all__ = ["models", "running", "embed", "similarity", "nearest", "project", "plot_projection"]

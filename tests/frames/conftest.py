@@ -1,0 +1,100 @@
+"""Fixtures for the DataFrame-layer tests.
+
+Most tests run against the package's sandbox (`ollama_sandbox`). A few need bytes the
+sandbox does not produce (recorded real-server answers, a connection counter); they
+use `replay_server`, a stdlib HTTP/1.1 server on loopback that answers each path
+with a fixed body, or a function of the request body.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+Answer = Callable[[dict[str, Any]], Any]
+
+
+class ReplayServer:
+    """Answers ``routes[path]`` (a JSON-able value or a function of the request JSON)."""
+
+    def __init__(self, routes: dict[str, Any]) -> None:
+        self.routes = routes
+        self.connections = 0
+        self.requests: list[tuple[str, str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                owner.connections += 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                owner.requests.append((self.command, self.path, body))
+                route = owner.routes.get(self.path)
+                if route is None:
+                    payload, status = b"404 page not found", 404
+                else:
+                    value = route(body) if callable(route) else route
+                    payload, status = json.dumps(value).encode(), 200
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def replay_server() -> Iterator[Callable[[dict[str, Any]], ReplayServer]]:
+    servers: list[ReplayServer] = []
+
+    def start(routes: dict[str, Any]) -> ReplayServer:
+        server = ReplayServer(routes)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def client_for() -> Iterator[Callable[[str], Any]]:
+    """A fresh ollama_nb Client for a URL, closed after the test."""
+    from ollama_nb._client import Client
+
+    clients: list[Any] = []
+
+    def make(url: str) -> Any:
+        c = Client(url)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
