@@ -32,7 +32,7 @@ from ._errors import (
     _one_line,
 )
 from ._host import resolve_host
-from ._stream import Kind, Stream
+from ._stream import Kind, Stream, _is_timeout
 from ._types import (
     ChatResponse,
     EmbeddingsResponse,
@@ -218,6 +218,7 @@ class Client:
         connect, read = timeout or (self._connect_timeout, self._read_timeout)
         body = data
         send_headers = dict(headers or {})
+        timed_out = False
         if json_body is not None:
             body = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
         if stream:
@@ -233,21 +234,24 @@ class Client:
                 f"is the server up (`ollama serve`) and the host right?"
             ) from None
         except requests.exceptions.ReadTimeout:
-            raise OllamaTimeout(
-                f"Ollama at {self._base_url} did not answer {method} {path} within {read:g}s "
-                f"(a large model may still be loading); pass a longer timeout, e.g. "
-                f"Client(timeout=(5, 900))"
-            ) from None
+            timed_out = True
         except requests.exceptions.ChunkedEncodingError as exc:
             raise IncompleteStreamError(
                 f"the response from {self._base_url} to {method} {path} was cut off ({_reason(exc)})"
             ) from None
         except requests.exceptions.InvalidURL as exc:
             raise InvalidArgumentError(f"invalid URL for {path}: {exc}") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise ConnectError(self._base_url, _reason(exc)) from None
         except requests.exceptions.RequestException as exc:
-            raise ConnectError(self._base_url, _reason(exc)) from None
+            # requests wraps a read timeout while reading the body in a ConnectionError
+            if not _is_timeout(exc):
+                raise ConnectError(self._base_url, _reason(exc)) from None
+            timed_out = True
+        if timed_out:
+            raise OllamaTimeout(
+                f"Ollama at {self._base_url} did not answer {method} {path} within {read:g}s "
+                f"(a large model may still be loading); pass a longer timeout, e.g. "
+                f"Client(timeout=(5, 900))"
+            ) from None
         if response.status_code >= 400:
             self._raise_for(response, model, path)
         return response
@@ -289,7 +293,7 @@ class Client:
 
     def _post(self, path: str, body: dict[str, Any], *, model: str | None = None) -> dict[str, Any]:
         response = self._send("POST", path, json_body=body, model=model)
-        if "ndjson" in response.headers.get("Content-Type", ""):
+        if "ndjson" in response.headers.get("Content-Type", "") and response.content.strip():
             return self._merge_ndjson(response, path)
         return self._json(response, path)
 
