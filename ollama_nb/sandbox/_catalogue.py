@@ -1,0 +1,369 @@
+"""The built-in model catalogue and the local model store.
+
+Models are named like real Ollama library models and carry realistic metadata
+(family, parameter size, quantization, context and embedding length,
+capabilities, template, parameters), so a notebook written against the sandbox
+runs unchanged against a real server. Nothing here generates text: see
+``_engine``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import _names
+from ._names import Name
+
+_LLAMA3_TEMPLATE = (
+    "<|start_header_id|>system<|end_header_id|>\n\n"
+    "{{ if .System }}{{ .System }}{{ end }}"
+    "{{- if .Tools }}You are a helpful assistant with tool calling capabilities.{{ end }}<|eot_id|>\n"
+    "{{- range $i, $_ := .Messages }}\n"
+    "{{- $last := eq (len (slice $.Messages $i)) 1 }}\n"
+    "<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}"
+    "{{ if $last }}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ end }}\n"
+    "{{- end }}"
+)
+_CHATML_TEMPLATE = (
+    "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
+    "{{- range $i, $_ := .Messages }}<|im_start|>{{ .Role }}\n"
+    "{{- if and $.IsThinkSet (not $.Think) }} /no_think{{ end }}\n{{ .Content }}<|im_end|>\n"
+    "{{ end }}<|im_start|>assistant\n"
+)
+_GEMMA_TEMPLATE = (
+    "{{- range $i, $_ := .Messages }}<start_of_turn>"
+    "{{ if eq .Role \"assistant\" }}model{{ else }}{{ .Role }}{{ end }}\n"
+    "{{ .Content }}<end_of_turn>\n{{ end }}<start_of_turn>model\n"
+)
+_PLAIN_TEMPLATE = "{{ .Prompt }}"
+_DEEPSEEK_TEMPLATE = (
+    "{{- if .System }}{{ .System }}{{ end }}"
+    "{{- range $i, $_ := .Messages }}"
+    "{{- if eq .Role \"user\" }}<｜User｜>{{ .Content }}"
+    "{{- else if eq .Role \"assistant\" }}<｜Assistant｜>{{ .Content }}<｜end▁of▁sentence｜>"
+    "{{- end }}{{- end }}<｜Assistant｜>"
+)
+
+_LLAMA_LICENSE = (
+    "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\n"
+    "Llama 3.2 Version Release Date: September 25, 2024\n\n"
+    "(The sandbox ships no weights; this is the licence line of the real model card.)"
+)
+_APACHE = "Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/"
+_MIT = "MIT License\n\nCopyright (c) the model authors"
+_GEMMA_LICENSE = "Gemma Terms of Use\n\nLast modified: February 21, 2024"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Metadata of one catalogue model, as ``/api/show`` and ``/api/tags`` report it."""
+
+    name: str  # "model:tag"
+    family: str
+    parameter_size: str
+    parameter_count: int
+    quantization_level: str
+    size: int
+    capabilities: tuple[str, ...]
+    context_length: int
+    embedding_length: int
+    arch: str = ""
+    families: tuple[str, ...] | None = None
+    template: str = _PLAIN_TEMPLATE
+    system: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+    license: str = ""
+    block_count: int = 16
+    head_count: int = 32
+    vocab_size: int = 32000
+    aliases: tuple[str, ...] = ()
+    fmt: str = "gguf"
+
+    @property
+    def architecture(self) -> str:
+        return self.arch or self.family
+
+    @property
+    def file_type(self) -> int:
+        return {"Q4_0": 2, "Q4_K_M": 15, "Q8_0": 7, "F16": 1, "MXFP4": 38}.get(
+            self.quantization_level, 15
+        )
+
+
+def _llm(name: str, family: str, psize: str, pcount: int, quant: str, size: int,
+         caps: tuple[str, ...], ctx: int, emb: int, **kw: Any) -> ModelSpec:
+    return ModelSpec(name, family, psize, pcount, quant, size, caps, ctx, emb, **kw)
+
+
+_LLAMA_STOP = {"stop": ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]}
+_CHATML_STOP = {"stop": ["<|im_start|>", "<|im_end|>"], "temperature": 0.6, "top_k": 20,
+                "top_p": 0.95, "repeat_penalty": 1}
+_GEMMA_PARAMS = {"stop": ["<end_of_turn>"], "temperature": 1, "top_k": 64, "top_p": 0.95}
+
+CATALOGUE: tuple[ModelSpec, ...] = (
+    _llm("llama3.2:3b", "llama", "3.2B", 3212749888, "Q4_K_M", 2019393189,
+         ("completion", "tools"), 131072, 3072, template=_LLAMA3_TEMPLATE,
+         parameters=_LLAMA_STOP, license=_LLAMA_LICENSE, block_count=28, head_count=24,
+         vocab_size=128256, aliases=("latest",)),
+    _llm("llama3.2:1b", "llama", "1.2B", 1235814432, "Q8_0", 1321098329,
+         ("completion", "tools"), 131072, 2048, template=_LLAMA3_TEMPLATE,
+         parameters=_LLAMA_STOP, license=_LLAMA_LICENSE, vocab_size=128256),
+    _llm("llama3.1:8b", "llama", "8.0B", 8030261248, "Q4_K_M", 4920753328,
+         ("completion", "tools"), 131072, 4096, template=_LLAMA3_TEMPLATE,
+         parameters=_LLAMA_STOP, license=_LLAMA_LICENSE, block_count=32,
+         vocab_size=128256, aliases=("latest",)),
+    _llm("llama3:8b", "llama", "8.0B", 8030261248, "Q4_0", 4661224676,
+         ("completion",), 8192, 4096, template=_LLAMA3_TEMPLATE, parameters=_LLAMA_STOP,
+         license=_LLAMA_LICENSE, block_count=32, vocab_size=128256, aliases=("latest",)),
+    _llm("qwen3:8b", "qwen3", "8.2B", 8190735360, "Q4_K_M", 5225387923,
+         ("completion", "tools", "thinking"), 40960, 4096, template=_CHATML_TEMPLATE,
+         parameters=_CHATML_STOP, license=_APACHE, block_count=36, vocab_size=151936,
+         aliases=("latest",)),
+    _llm("qwen3:0.6b", "qwen3", "751.63M", 751632384, "Q4_K_M", 522653767,
+         ("completion", "tools", "thinking"), 40960, 1024, template=_CHATML_TEMPLATE,
+         parameters=_CHATML_STOP, license=_APACHE, block_count=28, vocab_size=151936),
+    _llm("qwen2.5-coder:1.5b", "qwen2", "1.5B", 1543714304, "Q4_K_M", 986061892,
+         ("completion", "tools", "insert"), 32768, 1536, template=_CHATML_TEMPLATE,
+         parameters={"stop": ["<|im_start|>", "<|im_end|>"]}, license=_APACHE,
+         block_count=28, vocab_size=151936),
+    _llm("deepseek-r1:7b", "qwen2", "7.6B", 7615616512, "Q4_K_M", 4683075271,
+         ("completion", "thinking"), 131072, 3584, template=_DEEPSEEK_TEMPLATE,
+         parameters={"stop": ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>",
+                              "<｜User｜>", "<｜Assistant｜>"]},
+         license=_MIT, block_count=28, vocab_size=152064, aliases=("latest",)),
+    _llm("gpt-oss:20b", "gptoss", "20.9B", 20914757184, "MXFP4", 13793441244,
+         ("completion", "tools", "thinking"), 131072, 2880, license=_APACHE,
+         parameters={"temperature": 1}, block_count=24, vocab_size=201088,
+         aliases=("latest",)),
+    _llm("gemma3:1b", "gemma3", "999.89M", 999885952, "Q4_K_M", 815319791,
+         ("completion",), 32768, 1152, template=_GEMMA_TEMPLATE, parameters=_GEMMA_PARAMS,
+         license=_GEMMA_LICENSE, block_count=26, vocab_size=262144),
+    _llm("gemma3:4b", "gemma3", "4.3B", 4300079472, "Q4_K_M", 3338801804,
+         ("completion", "vision"), 131072, 2560, template=_GEMMA_TEMPLATE,
+         parameters=_GEMMA_PARAMS, license=_GEMMA_LICENSE, block_count=34,
+         vocab_size=262144, aliases=("latest",)),
+    _llm("llava:7b", "llama", "7B", 6738415616, "Q4_0", 4733363377,
+         ("completion", "vision"), 32768, 4096, families=("llama", "clip"),
+         parameters={"stop": ["[INST]", "[/INST]"]}, license=_APACHE, block_count=32,
+         aliases=("latest",)),
+    _llm("all-minilm:22m", "bert", "23M", 22565376, "F16", 45960996,
+         ("embedding",), 512, 384, license=_APACHE, block_count=6, head_count=12,
+         vocab_size=30522, aliases=("latest",)),
+    _llm("nomic-embed-text:v1.5", "nomic-bert", "137M", 136727040, "F16", 274302450,
+         ("embedding",), 2048, 768, parameters={"num_ctx": 8192}, license=_APACHE,
+         block_count=12, head_count=12, vocab_size=30522, aliases=("latest",)),
+    _llm("mxbai-embed-large:335m", "bert", "334M", 334092288, "F16", 669615493,
+         ("embedding",), 512, 1024, license=_APACHE, block_count=24, head_count=16,
+         vocab_size=30522, aliases=("latest",)),
+)
+
+DEFAULT_INSTALLED: tuple[str, ...] = ("llama3.2", "qwen3", "all-minilm", "nomic-embed-text")
+
+
+def _library_index() -> dict[str, ModelSpec]:
+    index: dict[str, ModelSpec] = {}
+    for spec in CATALOGUE:
+        model, tag = spec.name.split(":")
+        index[f"{model}:{tag}".lower()] = spec
+        for alias in spec.aliases:
+            index[f"{model}:{alias}".lower()] = spec
+    return index
+
+
+LIBRARY = _library_index()
+
+
+def find_spec(name: Name) -> ModelSpec | None:
+    """The catalogue model a (library) name refers to, if any."""
+    if name.host.lower() != _names.DEFAULT_HOST or name.namespace.lower() != "library":
+        return None
+    return LIBRARY.get(f"{name.model}:{name.tag}".lower())
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One manifest layer: digest (``sha256:<hex>``), media type, size in bytes."""
+
+    digest: str
+    media_type: str
+    size: int
+
+    @property
+    def short(self) -> str:
+        return self.digest[7:19]
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A model in the local store: its spec plus what ``create`` layered on top."""
+
+    name: Name
+    spec: ModelSpec
+    modified_at: float
+    system: str
+    template: str
+    parameters: dict[str, Any]
+    messages: tuple[dict[str, Any], ...] = ()
+    license: str = ""
+    quantization_level: str = ""
+    parent: str = ""
+    extra_layers: tuple[Layer, ...] = ()
+
+    @property
+    def quant(self) -> str:
+        return self.quantization_level or self.spec.quantization_level
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        return self.spec.capabilities
+
+    def layers(self) -> list[Layer]:
+        """The manifest layers: model weights, then template/params/system/licence."""
+        spec = self.spec
+        out = [Layer("sha256:" + _sha("model", spec.name, self.quant),
+                     "application/vnd.ollama.image.model", 0)]
+        small: list[tuple[str, str]] = []
+        if self.template:
+            small.append(("application/vnd.ollama.image.template", self.template))
+        if self.license:
+            small.append(("application/vnd.ollama.image.license", self.license))
+        if self.parameters:
+            small.append(("application/vnd.ollama.image.params",
+                          json.dumps(self.parameters, sort_keys=True)))
+        if self.system:
+            small.append(("application/vnd.ollama.image.system", self.system))
+        if self.messages:
+            small.append(("application/vnd.ollama.image.messages",
+                          json.dumps(list(self.messages), sort_keys=True)))
+        small_layers = [Layer("sha256:" + hashlib.sha256(text.encode()).hexdigest(), mt,
+                              len(text.encode())) for mt, text in small]
+        small_total = sum(layer.size for layer in small_layers) + 487  # + config blob
+        weights = max(spec.size - small_total, 1)
+        out[0] = replace(out[0], size=weights)
+        return out + list(self.extra_layers) + small_layers
+
+    @property
+    def size(self) -> int:
+        return sum(layer.size for layer in self.layers()) + 487
+
+    @property
+    def digest(self) -> str:
+        """Bare hex sha256 of the manifest (what ``/api/tags`` shows)."""
+        manifest = [(layer.digest, layer.media_type, layer.size) for layer in self.layers()]
+        return hashlib.sha256(json.dumps(manifest).encode()).hexdigest()
+
+    def details(self) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "parent_model": self.parent,
+            "format": spec.fmt,
+            "family": spec.family,
+            "families": list(spec.families) if spec.families else [spec.family],
+            "parameter_size": spec.parameter_size,
+            "quantization_level": self.quant,
+        }
+
+
+def local_from_spec(name: Name, spec: ModelSpec, modified_at: float | None = None) -> LocalModel:
+    return LocalModel(
+        name=name,
+        spec=spec,
+        modified_at=time.time() if modified_at is None else modified_at,
+        system=spec.system,
+        template=spec.template,
+        parameters=dict(spec.parameters),
+        license=spec.license,
+    )
+
+
+class Store:
+    """Thread-safe local model store, blob store and loaded-model table."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._models: dict[str, LocalModel] = {}
+        self._blobs: dict[str, int] = {}
+        # key -> (LocalModel, expires_at wall time or None for "forever", display name)
+        self._loaded: dict[str, tuple[LocalModel, float | None]] = {}
+
+    # --- models -----------------------------------------------------------------
+    def install(self, text: str) -> LocalModel:
+        """Install a catalogue model by name (e.g. ``"llama3.2"``); KeyError if unknown."""
+        name = _names.parse(text)
+        spec = find_spec(name) if name else None
+        if name is None or spec is None:
+            raise KeyError(f"no catalogue model named {text!r}")
+        model = local_from_spec(name, spec)
+        self.put(model)
+        return model
+
+    def put(self, model: LocalModel) -> None:
+        with self._lock:
+            self._models[model.name.key] = model
+
+    def get(self, name: Name) -> LocalModel | None:
+        with self._lock:
+            return self._models.get(name.key)
+
+    def remove(self, name: Name) -> LocalModel | None:
+        with self._lock:
+            self._loaded.pop(name.key, None)
+            return self._models.pop(name.key, None)
+
+    def models(self) -> list[LocalModel]:
+        with self._lock:
+            return list(self._models.values())
+
+    # --- blobs ------------------------------------------------------------------
+    def add_blob(self, digest: str, size: int) -> None:
+        with self._lock:
+            self._blobs[digest.replace("-", ":", 1).lower()] = size
+
+    def blob_size(self, digest: str) -> int | None:
+        with self._lock:
+            return self._blobs.get(digest.replace("-", ":", 1).lower())
+
+    # --- loaded models (/api/ps) ------------------------------------------------
+    def load(self, model: LocalModel, keep_alive: float | None) -> bool:
+        """Mark loaded until now+keep_alive (None = forever); True if it was cold."""
+        with self._lock:
+            self._expire()
+            cold = model.name.key not in self._loaded
+            expires = None if keep_alive is None else time.time() + keep_alive
+            self._loaded[model.name.key] = (model, expires)
+            return cold
+
+    def unload(self, model: LocalModel) -> None:
+        with self._lock:
+            self._loaded.pop(model.name.key, None)
+
+    def loaded(self) -> list[tuple[LocalModel, float | None]]:
+        with self._lock:
+            self._expire()
+            return list(self._loaded.values())
+
+    def _expire(self) -> None:
+        now = time.time()
+        for key, (_, expires) in list(self._loaded.items()):
+            if expires is not None and expires <= now:
+                del self._loaded[key]
+
+
+def all_names(specs: Iterable[ModelSpec] = CATALOGUE) -> list[str]:
+    """Every catalogue name, with its aliases (``llama3.2:latest`` …)."""
+    out = []
+    for spec in specs:
+        model = spec.name.split(":")[0]
+        out.append(spec.name)
+        out.extend(f"{model}:{alias}" for alias in spec.aliases)
+    return out

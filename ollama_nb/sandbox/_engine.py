@@ -1,0 +1,385 @@
+"""Deterministic stand-ins for a language model and an embedding model.
+
+Text: readable English built from the prompt's own key words, seeded by the
+whole request, so the same request always gives the same answer and a demo reads
+sensibly. JSON mode and JSON-schema output, thinking, and tool calls are
+produced here too. Embeddings: signed feature hashing of words (plus a little of
+their character trigrams), so texts that share words are measurably closer than
+texts that share none. numpy is imported only when embeddings are computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import string
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+_TOKEN_RE = re.compile(r"\s*[A-Za-z0-9']+|\s*[^\sA-Za-z0-9']|\s+")
+_WORD_RE = re.compile(r"[a-z0-9]+")
+
+STOPWORDS = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have how i
+    if in into is it its me my no not of on or our please so some than that the their them
+    then there these they this to up us was we were what when where which who why will with
+    would you your yours hey hello hi tell give show about just very more most any all one
+    respond answer write use using make let short briefly explain describe""".split()
+)
+
+_FALLBACK_TOPICS = ["the question", "this idea", "the details", "the context", "the example"]
+
+_SENTENCES = [
+    "{K} is a good place to start.",
+    "In short, {k} depends on {k2}.",
+    "A useful way to think about {k} is through {k2} and {k3}.",
+    "Most explanations of {k} begin with {k2}.",
+    "What matters most about {k} is how it relates to {k2}.",
+    "{K} and {k2} often appear together, and each helps explain the other.",
+    "If you look closely at {k}, the role of {k2} becomes clear.",
+    "One practical example is {k} used alongside {k3}.",
+    "The main idea is simple: {k} shapes {k2}.",
+    "People who study {k} usually also care about {k3}.",
+    "There is more to say about {k2}, but {k} is the core of it.",
+    "A common mistake is to treat {k} and {k2} as the same thing.",
+]
+_OPENERS = ["Sure.", "Good question.", "Here is a short answer.", "Certainly.", "Let me explain."]
+_CLOSERS = [
+    "I hope this helps.",
+    "Let me know if you want more detail.",
+    "That is the short version.",
+    "Happy to go deeper on any part of it.",
+]
+_THOUGHTS = [
+    "Okay, the user is asking about {k}.",
+    "I should explain how {k} relates to {k2}.",
+    "Let me keep the answer short and clear.",
+    "Maybe an example with {k3} would help.",
+    "I think the key point is {k}.",
+]
+
+
+# --- tokens -------------------------------------------------------------------------
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into word-piece tokens whose concatenation is the text."""
+    out: list[str] = []
+    for piece in _TOKEN_RE.findall(text):
+        core = piece.lstrip()
+        if len(core) > 7 and core.isalpha():
+            cut = len(piece) - len(core) + (len(core) + 1) // 2
+            out.extend((piece[:cut], piece[cut:]))
+        else:
+            out.append(piece)
+    return out
+
+
+def count_tokens(text: str) -> int:
+    return len(tokenize(text))
+
+
+def keywords(text: str, limit: int = 6) -> list[str]:
+    """Content words of a prompt, in order of first appearance."""
+    seen: list[str] = []
+    for word in re.findall(r"[A-Za-z][A-Za-z0-9'-]*", text):
+        low = word.lower().strip("'-")
+        if len(low) < 3 or low in STOPWORDS or low in seen:
+            continue
+        seen.append(low)
+        if len(seen) >= limit:
+            break
+    return seen
+
+
+def seed_for(*parts: Any) -> int:
+    """A stable integer seed from any JSON-able request parts."""
+    blob = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(blob.encode()).digest()[:8], "big")
+
+
+# --- text ---------------------------------------------------------------------------
+
+
+def _slots(rng: random.Random, words: list[str]) -> dict[str, str]:
+    pool = words or _FALLBACK_TOPICS
+    k = pool[0] if rng.random() < 0.6 else rng.choice(pool)
+    rest = [w for w in pool if w != k]
+    k2 = rng.choice(rest or _FALLBACK_TOPICS)
+    k3 = rng.choice([w for w in rest if w != k2] or [t for t in _FALLBACK_TOPICS if t != k2])
+    return {"k": k, "K": k[:1].upper() + k[1:], "k2": k2, "k3": k3}
+
+
+def answer_text(seed: int, prompt: str, *, images: int = 0, length: int | None = None) -> str:
+    """A readable deterministic answer that reuses the prompt's key words."""
+    rng = random.Random(seed)
+    words = keywords(prompt)
+    parts = [rng.choice(_OPENERS)]
+    if images:
+        parts.append(f"I looked at the {images} image{'s' if images > 1 else ''} you sent.")
+    sentences = rng.sample(_SENTENCES, length if length is not None else rng.randint(3, 5))
+    for sentence in sentences:
+        parts.append(sentence.format(**_slots(rng, words)))
+    parts.append(rng.choice(_CLOSERS))
+    return " ".join(parts)
+
+
+def thinking_text(seed: int, prompt: str) -> str:
+    rng = random.Random(seed ^ 0x5EED)
+    words = keywords(prompt)
+    picks = [_THOUGHTS[0]] + rng.sample(_THOUGHTS[1:], 2)
+    return " ".join(p.format(**_slots(rng, words)) for p in picks)
+
+
+def tool_result_text(seed: int, tool_name: str, result: str, question: str) -> str:
+    """The answer after a ``role: tool`` message: it uses the tool's result."""
+    rng = random.Random(seed)
+    words = keywords(question)
+    topic = " and ".join(words[:2]) if words else "your question"
+    who = f"the {tool_name} tool" if tool_name else "the tool"
+    return (
+        f"According to {who}, the result is: {result.strip()} "
+        f"{rng.choice(['So', 'That means', 'In other words'])}, that answers {topic}."
+    )
+
+
+# --- JSON output ----------------------------------------------------------------------
+
+
+def json_text(seed: int, prompt: str, schema: Any) -> str:
+    """JSON text for ``format``: ``"json"`` (free object) or a JSON-schema dict."""
+    rng = random.Random(seed)
+    words = keywords(prompt) or ["answer"]
+    if isinstance(schema, dict):
+        value = _from_schema(schema, schema, rng, words, "value", 0)
+    else:
+        value = {
+            "answer": answer_text(seed, prompt, length=1),
+            "keywords": words[:3],
+            "confidence": round(0.5 + rng.random() / 2, 2),
+        }
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _resolve(root: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    while isinstance(ref, str) and ref.startswith("#/"):
+        node: Any = root
+        for part in ref[2:].split("/"):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        merged = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+        schema, ref = merged, node.get("$ref")
+    return schema
+
+
+def _from_schema(root: dict[str, Any], schema: Any, rng: random.Random, words: list[str],
+                 key: str, depth: int) -> Any:
+    if not isinstance(schema, dict):
+        return None
+    schema = _resolve(root, schema)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return rng.choice(schema["enum"])
+    for combo in ("anyOf", "oneOf"):
+        options = schema.get(combo)
+        if isinstance(options, list) and options:
+            non_null = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+            return _from_schema(root, (non_null or options)[0], rng, words, key, depth)
+    if isinstance(schema.get("allOf"), list) and schema["allOf"]:
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            merged.update(_resolve(root, part) if isinstance(part, dict) else {})
+        return _from_schema(root, merged, rng, words, key, depth)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+    if kind == "object":
+        props = schema.get("properties") or {}
+        if depth > 6:
+            return {}
+        return {name: _from_schema(root, sub, rng, words, name, depth + 1)
+                for name, sub in props.items()}
+    if kind == "array":
+        low = int(schema.get("minItems", 1))
+        high = int(schema.get("maxItems", max(low, 3)))
+        count = rng.randint(low, max(low, min(high, low + 2)))
+        return [_from_schema(root, schema.get("items", {}), rng, words, key, depth + 1)
+                for _ in range(count)]
+    if kind == "integer":
+        low, high = _bounds(schema, 0, 100)
+        return rng.randint(int(low), int(high))
+    if kind == "number":
+        low, high = _bounds(schema, 0.0, 100.0)
+        return round(rng.uniform(low, high), 2)
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    return _string_value(schema, rng, words, key)
+
+
+def _bounds(schema: dict[str, Any], low: float, high: float) -> tuple[float, float]:
+    if "minimum" in schema:
+        low = schema["minimum"]
+    if "exclusiveMinimum" in schema and not isinstance(schema["exclusiveMinimum"], bool):
+        low = schema["exclusiveMinimum"] + 1
+    if "maximum" in schema:
+        high = schema["maximum"]
+    if "exclusiveMaximum" in schema and not isinstance(schema["exclusiveMaximum"], bool):
+        high = schema["exclusiveMaximum"] - 1
+    if high < low:
+        high = low
+    return low, high
+
+
+def _string_value(schema: dict[str, Any], rng: random.Random, words: list[str], key: str) -> str:
+    fmt = schema.get("format")
+    if fmt == "date":
+        return f"20{rng.randint(10, 29)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    if fmt == "date-time":
+        return f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T12:00:00Z"
+    if fmt == "email":
+        return f"{rng.choice(words)}@example.com"
+    if fmt in ("uri", "url"):
+        return f"https://example.com/{rng.choice(words)}"
+    text = " ".join(rng.sample(words, min(len(words), rng.randint(1, 3))))
+    if key.lower() in ("name", "title"):
+        text = text.title()
+    low = int(schema.get("minLength", 0))
+    high = schema.get("maxLength")
+    while len(text) < low:
+        text += " " + rng.choice(words)
+    if isinstance(high, int) and len(text) > high:
+        text = text[:high]
+    return text
+
+
+# --- tools ------------------------------------------------------------------------------
+
+_QUESTION_WORDS = {"what", "which", "who", "how", "when", "where", "why", "is", "can", "could",
+                   "please", "tell", "the", "i", "do", "does", "get", "find", "show"}
+
+
+def _split_name(name: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+
+
+def choose_tool(tools: Sequence[dict[str, Any]], text: str) -> tuple[str, dict[str, Any]] | None:
+    """Pick the tool that best matches the text and fill its required parameters."""
+    words = set(_WORD_RE.findall(text.lower()))
+    best: tuple[int, int] | None = None
+    chosen: dict[str, Any] | None = None
+    for i, tool in enumerate(tools):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(fn, dict) or not fn.get("name"):
+            continue
+        vocab = set(_split_name(str(fn["name"])))
+        vocab |= set(_WORD_RE.findall(str(fn.get("description") or "").lower())) - STOPWORDS
+        score = (len(vocab & words), -i)
+        if best is None or score > best:
+            best, chosen = score, fn
+    if chosen is None:
+        return None
+    params = chosen.get("parameters") or {}
+    args = _fill_args(params if isinstance(params, dict) else {}, text)
+    return str(chosen["name"]), args
+
+
+def _fill_args(params: dict[str, Any], text: str) -> dict[str, Any]:
+    props = params.get("properties") or {}
+    required = params.get("required")
+    names = [n for n in props if n in required] if isinstance(required, list) else list(props)
+    numbers = iter(re.findall(r"-?\d+(?:\.\d+)?", text))
+    proper = [
+        run for run in re.findall(r"[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*", text)
+        if run.split()[0].lower() not in _QUESTION_WORDS
+    ]
+    words = keywords(text) or ["value"]
+    out: dict[str, Any] = {}
+    for name in names:
+        spec = _resolve(params, props.get(name) or {})
+        out[name] = _arg_value(name, spec, text, numbers, proper, words)
+    return out
+
+
+def _arg_value(name: str, spec: dict[str, Any], text: str, numbers: Any, proper: list[str],
+               words: list[str]) -> Any:
+    enum = spec.get("enum")
+    if isinstance(enum, list) and enum:
+        return next((e for e in enum if str(e).lower() in text.lower()), enum[0])
+    kind = spec.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind in ("integer", "number"):
+        raw = next(numbers, None)
+        value = float(raw) if raw is not None else 1
+        return int(value) if kind == "integer" else value
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [_arg_value(name, spec.get("items") or {}, text, numbers, proper, words)]
+    if kind == "object":
+        return _fill_args(spec, text)
+    if proper and any(w in name.lower() for w in ("location", "city", "place", "name", "country",
+                                                   "where", "person", "user")):
+        return proper[0]
+    return " ".join(words[:2])
+
+
+# --- embeddings ---------------------------------------------------------------------------
+
+_FEATURE_CACHE: dict[tuple[str, int], dict[str, tuple[int, float]]] = {}
+
+
+def _features(text: str) -> list[tuple[str, float]]:
+    words = _WORD_RE.findall(text.lower())
+    feats: list[tuple[str, float]] = []
+    for word in words:
+        feats.append((word, 0.15 if word in STOPWORDS else 1.0))
+        if word not in STOPWORDS and len(word) > 3:
+            padded = f"#{word}#"
+            feats.extend((padded[i : i + 3], 0.12) for i in range(len(padded) - 2))
+    return feats or [("\x00empty", 1.0)]
+
+
+def overlap_vectors(texts: Sequence[str], dims: int, salt: str) -> np.ndarray:
+    """Un-normalised float32 vectors (n x dims) by signed feature hashing."""
+    import numpy as np
+
+    cache = _FEATURE_CACHE.setdefault((salt, dims), {})
+    if len(cache) > 500_000:
+        cache.clear()
+    key = salt.encode()[:64]
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for row, text in enumerate(texts):
+        for feat, weight in _features(text):
+            hit = cache.get(feat)
+            if hit is None:
+                h = int.from_bytes(
+                    hashlib.blake2b(feat.encode(), digest_size=8, key=key).digest(), "big"
+                )
+                hit = (h % dims, 1.0 if (h >> 40) & 1 else -1.0)
+                cache[feat] = hit
+            rows.append(row)
+            cols.append(hit[0])
+            vals.append(hit[1] * weight)
+    out = np.zeros((len(texts), dims), dtype=np.float64)
+    np.add.at(out, (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)),
+              np.asarray(vals))
+    return (out * 2.5).astype(np.float32)
+
+
+def random_id(seed: int) -> str:
+    """``call_`` + 8 chars [a-z0-9], like the real tool-call ids."""
+    rng = random.Random(seed)
+    return "call_" + "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(8))

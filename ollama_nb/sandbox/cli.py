@@ -1,0 +1,65 @@
+"""``ollama-nb sandbox``: run the sandbox in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+
+def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``sandbox`` subcommand (sets ``func``)."""
+    parser = subparsers.add_parser(
+        "sandbox", help="run an Ollama-compatible sandbox server on loopback",
+        description="Run an Ollama-compatible server with small built-in models on loopback, "
+                    "until Ctrl-C. Point notebooks at it with OLLAMA_HOST=<printed URL>.")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="loopback address to listen on (127.0.0.1 or ::1)")
+    parser.add_argument("--port", type=int, default=11434,
+                        help="port (default 11434, the Ollama port; 0 picks a free one)")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated catalogue models installed at start "
+                             "(default: llama3.2,qwen3,all-minilm,nomic-embed-text)")
+    parser.add_argument("--token-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="sleep before every streamed token, to make streaming visible")
+    parser.add_argument("--pull-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="sleep between pull/push progress ticks")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import _catalogue
+    from .server import Sandbox
+
+    models = None
+    if args.models is not None:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+    try:
+        sandbox = Sandbox(port=args.port, models=models, token_delay=args.token_delay,
+                          host=args.host, pull_delay=args.pull_delay)
+        sandbox.start()
+    except (ValueError, KeyError, OSError) as exc:
+        print(f"ollama-nb sandbox: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    print(f"Ollama sandbox serving at {sandbox.url}", flush=True)
+    print(f"  installed: {', '.join(sandbox.installed()) or '(none)'}")
+    engines = sandbox.engines()
+    if engines:
+        print("  embeddings: " + ", ".join(f"{m} = {e}" for m, e in engines.items()))
+    available = sorted(set(_catalogue.all_names()) - set(sandbox.installed()))
+    print(f"  pullable: {', '.join(available)}")
+    print(f"  use it:   export OLLAMA_HOST={sandbox.url}   (Ctrl-C to stop)", flush=True)
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+        print("sandbox stopped", flush=True)
+    return 0

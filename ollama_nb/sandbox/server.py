@@ -1,0 +1,588 @@
+"""The sandbox HTTP server: routing, HTTP/1.1 framing, faults, request log.
+
+Standard library only (``ThreadingHTTPServer``), one thread per connection,
+chunked transfer framing written by hand so that streams, stalls and dropped
+connections look on the wire exactly as they do from a real Ollama.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import socket
+import threading
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import _catalogue
+from ._api import PLAIN_JSON_CT, Api, Context, Reply, Stream, _StreamPathError
+from ._catalogue import Store
+from ._faults import Fault, FaultPlan, FaultSet, make_fault
+from ._wire import ApiError, dumps
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_ROUTES: dict[str, tuple[str, ...]] = {
+    "/": ("GET", "HEAD"),
+    "/api/version": ("GET", "HEAD"),
+    "/api/generate": ("POST",),
+    "/api/chat": ("POST",),
+    "/api/embed": ("POST",),
+    "/api/embeddings": ("POST",),
+    "/api/tags": ("GET", "HEAD"),
+    "/api/ps": ("GET",),
+    "/api/show": ("POST",),
+    "/api/create": ("POST",),
+    "/api/copy": ("POST",),
+    "/api/delete": ("DELETE",),
+    "/api/pull": ("POST",),
+    "/api/push": ("POST",),
+    "/api/blobs/": ("HEAD", "POST"),  # prefix route: /api/blobs/:digest
+}
+_CHUNKED_FROM = 2048  # Go net/http buffers this much before switching to chunked
+_HTML_ERROR = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+@dataclass
+class RequestRecord:
+    """One request the sandbox answered (``disconnected``: client left mid-reply)."""
+
+    method: str
+    path: str
+    body: Any
+    status: int | None
+    model: str | None
+    disconnected: bool = False
+    faults: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.body
+        if isinstance(body, bytes):
+            body = {"bytes": len(body)}
+        return {"method": self.method, "path": self.path, "body": body, "status": self.status,
+                "model": self.model, "disconnected": self.disconnected,
+                "faults": list(self.faults)}
+
+
+class _ClientGone(Exception):
+    """The client closed the connection while we were writing."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    # quiet: tests and notebooks should not see access logs on stderr
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_HEAD = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = do_GET
+
+    # ---- framing ----
+    def _start(self, status: int, content_type: str | None, length: int | None) -> None:
+        self.send_response_only(status)
+        self.send_header("Date", formatdate(usegmt=True))
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        if length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
+        if self._record is not None and self._record.status is None:
+            self._record.status = status
+        self.end_headers()
+        self._flush()
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
+            raise _ClientGone from None
+
+    def _flush(self) -> None:
+        try:
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
+            raise _ClientGone from None
+
+    def _chunk(self, data: bytes) -> None:
+        if data:
+            self._write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _end_chunks(self) -> None:
+        self._write(b"0\r\n\r\n")
+
+    def _send_body(self, status: int, body: bytes | None, content_type: str | None,
+                   *, chunked: bool | None = None) -> None:
+        body = body or b""
+        if self.command == "HEAD":
+            self._start(status, content_type, len(body))
+            return
+        if chunked is None:
+            chunked = len(body) >= _CHUNKED_FROM
+        if chunked:
+            self._start(status, content_type, None)
+            self._chunk(body)
+            self._end_chunks()
+        else:
+            self._start(status, content_type, len(body))
+            self._write(body)
+
+    def _send_json(self, status: int, obj: Any, content_type: str = "application/json; "
+                   "charset=utf-8") -> None:
+        self._send_body(status, dumps(obj) if obj is not None else b"",
+                        content_type if obj is not None or status >= 400 else None)
+
+    def _send_text(self, status: int, text: str, content_type: str = "text/plain") -> None:
+        self._send_body(status, text.encode(), content_type)
+
+    def _drop(self) -> None:
+        """Close the socket abruptly (no terminating chunk)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    # ---- request body ----
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            parts = []
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            return b"".join(parts)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    # ---- dispatch ----
+    _record: RequestRecord | None = None
+
+    def _host_allowed(self) -> bool:
+        host = self.headers.get("Host") or ""
+        hostname = urlsplit(f"//{host}").hostname or ""
+        if not hostname or hostname in ("localhost", socket.gethostname().lower()):
+            return True
+        if hostname.endswith((".localhost", ".local", ".internal")):
+            return True
+        try:
+            ip = ipaddress.ip_address(hostname)
+        except ValueError:
+            return False
+        return ip.is_loopback or ip.is_private or ip.is_unspecified
+
+    def _dispatch(self) -> None:
+        sandbox = self.server.sandbox
+        path = urlsplit(self.path).path or "/"
+        self._record = None
+        try:
+            raw = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        try:
+            if path.startswith("/_sandbox/"):
+                self._control(path, raw)
+                return
+            if not self._host_allowed():
+                self._send_body(403, b"", None)
+                return
+            if self.command == "OPTIONS":
+                self._start(204, None, 0)
+                return
+            route = self._route(path)
+            if route is None:
+                if path != "/" and path.endswith("/") and self._route(path.rstrip("/")):
+                    code = 301 if self.command == "GET" else 307
+                    self.send_response_only(code)
+                    self.send_header("Location", path.rstrip("/"))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self._send_text(404, "404 page not found")
+                return
+            if self.command not in _ROUTES[route]:
+                self._send_text(405, "405 method not allowed")
+                return
+            self._api(route, path, raw)
+        except _ClientGone:
+            self.close_connection = True
+            if self._record is not None:
+                self._record.disconnected = True
+
+    @staticmethod
+    def _route(path: str) -> str | None:
+        if path in _ROUTES:
+            return path
+        if path.startswith("/api/blobs/") and len(path) > len("/api/blobs/") and \
+                "/" not in path[len("/api/blobs/"):]:
+            return "/api/blobs/"
+        return None
+
+    def _api(self, route: str, path: str, raw: bytes) -> None:
+        sandbox = self.server.sandbox
+        if route == "/" and self.command in ("GET", "HEAD"):
+            self._send_text(200, "Ollama is running", "text/plain; charset=utf-8")
+            return
+        body: Any = raw
+        if route != "/api/blobs/":
+            try:
+                body = json.loads(raw) if raw.strip() else None
+            except (ValueError, UnicodeDecodeError):
+                body = raw.decode("utf-8", "replace")
+        model = body.get("model") or body.get("name") if isinstance(body, dict) else None
+        try:
+            plan = sandbox.faults.take(model if isinstance(model, str) else None,
+                                       self.headers.get("X-Sandbox-Fault"))
+        except ValueError as exc:
+            self._send_json(400, {"error": f"X-Sandbox-Fault: {exc}"})
+            return
+        record = RequestRecord(self.command, path, body, None,
+                               model if isinstance(model, str) else None,
+                               faults=tuple(f.kind for f in plan.faults),
+                               headers={k.lower(): v for k, v in self.headers.items()})
+        self._record = record
+        sandbox._log(record)
+        ctx = Context(plan=plan, pull_delay=sandbox.pull_delay, stopping=sandbox._stopping)
+        # faults that replace the whole answer
+        if self._pre_faults(plan):
+            return
+        api = sandbox._api
+        try:
+            if route == "/api/blobs/":
+                digest = path[len("/api/blobs/"):]
+                reply: Reply | Stream = (api.blob_head(digest, ctx) if self.command == "HEAD"
+                                         else api.blob_post(digest, raw, ctx))
+            elif route == "/api/version":
+                reply = api.version(ctx)
+            elif route == "/api/tags":
+                reply = api.tags(ctx)
+            elif route == "/api/ps":
+                reply = api.ps(ctx)
+            else:
+                handler = getattr(api, route[len("/api/"):])
+                reply = handler(raw, ctx)
+        except _StreamPathError as exc:
+            record.model = ctx.model or record.model
+            self._send_body(exc.status, dumps({"error": exc.message}), PLAIN_JSON_CT,
+                            chunked=True)
+            return
+        except ApiError as exc:
+            record.model = ctx.model or record.model
+            self._send_json(exc.status, {"error": exc.message})
+            return
+        record.model = ctx.model or record.model
+        if isinstance(reply, Stream):
+            self._stream(reply, plan)
+        else:
+            self._reply(reply, plan)
+
+    def _pre_faults(self, plan: FaultPlan) -> bool:
+        if not plan:
+            return False
+        slow = plan.get("slow_load")
+        if slow and self.server.sandbox._stopping.wait(float(slow["seconds"])):
+            self._drop()
+            return True
+        err = plan.get("error")
+        if err:
+            self._send_json(int(err["status"]), {"error": str(err["message"])})
+            return True
+        html = plan.get("html_error")
+        if html:
+            status = int(html["status"])
+            reason = self.responses.get(status, ("Error",))[0]
+            self._send_text(status, _HTML_ERROR.format(status=status, reason=reason),
+                            "text/html")
+            return True
+        return False
+
+    def _reply(self, reply: Reply, plan: FaultPlan) -> None:
+        body = dumps(reply.body) if reply.body is not None else b""
+        ct = reply.content_type if reply.body is not None or reply.status >= 400 else None
+        if plan and reply.status < 400 and self.command != "HEAD":
+            if plan.get("empty_body") is not None:
+                self._start(reply.status, ct, 0)
+                return
+            stall = plan.get("stall")
+            if stall and self.server.sandbox._stopping.wait(float(stall["seconds"])):
+                self._drop()
+                return
+            if plan.get("error_after") is not None:
+                msg = str(plan.get("error_after")["message"])  # type: ignore[index]
+                self._send_json(500, {"error": msg}, PLAIN_JSON_CT)
+                return
+            if plan.get("drop_after") is not None:
+                self._start(reply.status, ct, len(body))
+                self._write(body[: len(body) // 2])
+                self._drop()
+                return
+            if plan.get("malformed_after") is not None:
+                bad = body[: max(1, len(body) // 2)]
+                self._start(reply.status, ct, len(bad))
+                self._write(bad)
+                return
+        self._send_body(reply.status, body, ct)
+
+    def _stream(self, stream: Stream, plan: FaultPlan) -> None:
+        sandbox = self.server.sandbox
+        delay = sandbox.token_delay if stream.tokens else 0.0
+        latency = plan.get("latency")
+        if latency:
+            delay += float(latency["seconds"])
+        error_after = plan.get("error_after")
+        drop_after = plan.get("drop_after")
+        stall = plan.get("stall")
+        malformed = plan.get("malformed_after")
+        no_done = plan.get("no_done")
+        empty = plan.get("empty_body") is not None
+        sent = 0
+        started = False
+        try:
+            items: Iterator[dict[str, Any]] = stream.items
+            for item in items:
+                if "error" in item and set(item) <= {"error", "status"}:
+                    if not started:
+                        self._send_body(int(item.get("status") or 500),
+                                        dumps({"error": item["error"]}), PLAIN_JSON_CT,
+                                        chunked=True)
+                        return
+                    self._chunk(dumps({"error": item["error"]}) + b"\n")
+                    break
+                if not started:
+                    self._start(200, "application/x-ndjson", None)
+                    started = True
+                    if empty:
+                        break
+                if error_after is not None and sent >= int(error_after["n"]):
+                    self._chunk(dumps({"error": str(error_after["message"])}) + b"\n")
+                    break
+                if drop_after is not None and sent >= int(drop_after["n"]):
+                    self._drop()
+                    return
+                if no_done is not None and (sent >= int(no_done["n"]) or item.get("done")):
+                    break
+                if malformed is not None and sent == int(malformed["n"]):
+                    self._chunk(b'{"model":"' + str(item.get("model", "")).encode() +
+                                b'","created_at":<not json>\n')
+                if stall is not None and sent == int(stall["n"]):
+                    if sandbox._stopping.wait(float(stall["seconds"])):
+                        self._drop()
+                        return
+                if delay and sandbox._stopping.wait(delay):
+                    self._drop()
+                    return
+                self._chunk(dumps(item) + b"\n")
+                sent += 1
+            if not started:
+                self._start(200, "application/x-ndjson", None)
+            self._end_chunks()
+        finally:
+            if stream.on_close is not None:
+                stream.on_close()
+
+    # ---- control endpoints ----
+    def _control(self, path: str, raw: bytes) -> None:
+        sandbox = self.server.sandbox
+        cmd = self.command
+        if path == "/_sandbox/faults" and cmd == "POST":
+            try:
+                spec = json.loads(raw or b"{}")
+                kind = spec.pop("kind")
+                fault = sandbox.inject(kind, model=spec.pop("model", None),
+                                       times=spec.pop("times", None), **spec)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                self._send_json(400, {"error": f"bad fault: {exc}"})
+                return
+            self._send_json(200, fault.to_json())
+        elif path == "/_sandbox/faults" and cmd == "DELETE":
+            sandbox.clear_faults()
+            self._send_json(200, {"faults": []})
+        elif path == "/_sandbox/faults" and cmd == "GET":
+            self._send_json(200, {"faults": [f.to_json() for f in sandbox.faults.list()]})
+        elif path == "/_sandbox/requests" and cmd == "GET":
+            self._send_json(200, {"requests": [r.to_json() for r in sandbox.requests]})
+        elif path == "/_sandbox/requests" and cmd == "DELETE":
+            sandbox.clear_requests()
+            self._send_json(200, {"requests": []})
+        elif path == "/_sandbox/engines" and cmd == "GET":
+            self._send_json(200, {"engines": sandbox.engines()})
+        else:
+            self._send_text(404, "404 page not found")
+
+
+# --- the public object ---------------------------------------------------------------------
+
+
+class Sandbox:
+    """An Ollama-compatible server on loopback, run in a background thread.
+
+    ``Sandbox(port=0)`` picks a free port; use it as a context manager (or call
+    ``start()``/``stop()``). ``models`` chooses the catalogue models installed at
+    start (default: llama3.2, qwen3, all-minilm, nomic-embed-text); the rest can
+    be pulled. ``token_delay`` sleeps before every streamed token, so a person can
+    watch streaming. ``pull_delay`` sleeps between pull/push progress ticks.
+    """
+
+    def __init__(self, port: int = 0, models: Sequence[str] | None = None,
+                 token_delay: float = 0.0, *, host: str = "127.0.0.1",
+                 pull_delay: float = 0.0, keep_alive: float = 300.0) -> None:
+        if host not in _LOOPBACK:
+            raise ValueError(f"the sandbox listens on loopback only, not {host!r}; "
+                             "use 127.0.0.1 or ::1")
+        self.host = "127.0.0.1" if host == "localhost" else host
+        self.port = port
+        self.token_delay = float(token_delay)
+        self.pull_delay = float(pull_delay)
+        self.store = Store()
+        self.faults = FaultSet()
+        self._records: list[RequestRecord] = []
+        self._records_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        for name in _catalogue.DEFAULT_INSTALLED if models is None else models:
+            self.install(name)
+        self._api = Api(self.store, keep_alive_default=keep_alive, embedder=self._embedder)
+
+    # ---- lifecycle ----
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name=f"ollama-sandbox:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # ---- request log ----
+    def _log(self, record: RequestRecord) -> None:
+        with self._records_lock:
+            self._records.append(record)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of the requests answered so far (oldest first)."""
+        with self._records_lock:
+            return [replace(r) for r in self._records]
+
+    def clear_requests(self) -> None:
+        with self._records_lock:
+            self._records.clear()
+
+    # ---- faults ----
+    def inject(self, kind: str, *, model: str | None = None, times: int | None = None,
+               **params: Any) -> Fault:
+        """Make matching requests fail in the way ``kind`` says (see docs/sandbox.md)."""
+        return self.faults.add(make_fault(kind, model=model, times=times, **params))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # ---- models ----
+    def install(self, name: str) -> str:
+        """Install a catalogue model (no download); returns its display name."""
+        return self.store.install(name).name.shortest
+
+    def installed(self) -> list[str]:
+        return sorted(m.name.shortest for m in self.store.models())
+
+    def engines(self) -> dict[str, str]:
+        """Which engine embeds for each installed embedding model."""
+        out = {}
+        for m in self.store.models():
+            if "embedding" not in m.capabilities:
+                continue
+            out[m.name.shortest] = ("minilm (all-MiniLM-L6-v2, numpy)"
+                                    if m.spec.name.startswith("all-minilm") and _minilm_ok()
+                                    else "word-overlap")
+        return dict(sorted(out.items()))
+
+    @staticmethod
+    def _embedder(model: Any, texts: list[str], truncate: bool) -> Any:
+        if not model.spec.name.startswith("all-minilm") or not _minilm_ok():
+            return None
+        from . import _minilm  # type: ignore[attr-defined]
+
+        try:
+            return _minilm.MiniLM.load().embed(texts, truncate=truncate)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+
+
+def _minilm_ok() -> bool:
+    try:
+        from . import _minilm  # type: ignore[attr-defined]
+    except ImportError:
+        return False
+    try:
+        return bool(_minilm.available())
+    except Exception:  # noqa: BLE001 - a broken optional engine falls back, never fails
+        return False
+
+
+@contextlib.contextmanager
+def serve(port: int = 0, models: Sequence[str] | None = None, token_delay: float = 0.0,
+          **kwargs: Any) -> Iterator[str]:
+    """Run a sandbox in a background thread; yields its base URL."""
+    with Sandbox(port=port, models=models, token_delay=token_delay, **kwargs) as sb:
+        yield sb.url
+
+
+__all__ = ["RequestRecord", "Sandbox", "serve"]
