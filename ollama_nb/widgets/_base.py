@@ -1,0 +1,94 @@
+"""Small pieces the widgets share: a time throttle, frontend detection, threads, formatting.
+
+Nothing here imports ipywidgets, so the helpers stay usable (and testable) on their own.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import html
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+__all__ = ["Throttle", "has_widget_frontend", "in_thread", "format_bytes", "muted", "error_html"]
+
+T = TypeVar("T")
+
+MUTED = "color:var(--jp-ui-font-color2,#777);font-size:0.85em"
+ERROR = "color:var(--jp-error-color1,#c62828)"
+
+
+class Throttle:
+    """Lets an update through at most once per ``interval`` seconds (``force`` always passes)."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._last = float("-inf")
+
+    def ready(self, *, force: bool = False) -> bool:
+        """True (and the clock restarts) when enough time has passed since the last update."""
+        now = self._clock()
+        if force or now - self._last >= self.interval:
+            self._last = now
+            return True
+        return False
+
+
+def has_widget_frontend() -> bool:
+    """True inside a Jupyter kernel, where widget messages can reach a frontend.
+
+    Plain IPython, scripts and pytest have no kernel: widgets there fall back to text.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def in_thread(target: Callable[[], T], *, name: str) -> Future[T]:
+    """Run ``target`` in a daemon thread; its result or exception lands in the returned Future.
+
+    The thread runs in a copy of the caller's ``contextvars`` context, so ipykernel
+    still knows which cell started it and routes its display outputs there.
+    """
+    future: Future[T] = Future()
+    context = contextvars.copy_context()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(context.run(target))
+        except BaseException as exc:  # handed to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return future
+
+
+def format_bytes(count: float | None) -> str:
+    """``1536`` -> ``"1.5 KB"`` (decimal units, like ``ollama list``)."""
+    if count is None:
+        return "?"
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"  # pragma: no cover - loop always returns
+
+
+def muted(text: str) -> str:
+    """``text`` escaped, in the muted small style used for status and stats lines."""
+    return f'<span style="{MUTED}">{html.escape(text)}</span>' if text else ""
+
+
+def error_html(text: str) -> str:
+    """``text`` escaped, in the error colour (server messages are untrusted too)."""
+    return f'<span style="{ERROR}">{html.escape(text)}</span>' if text else ""

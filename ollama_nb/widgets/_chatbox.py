@@ -1,0 +1,270 @@
+"""``ChatBox``: a chat in a widget, sharing its conversation with ``%%ollama --chat NAME``.
+
+The conversation lives in :data:`ollama_nb._chat.chats` under ``chat`` (default
+``"default"``), so a ChatBox and the magic continue the same history. Replies
+stream in a background thread: the click or Enter that sent the message returns
+at once, so Stop (and everything else) stays clickable while the model answers.
+Every message is rendered through :mod:`ollama_nb._render` (raw HTML from the
+model is shown as text, never parsed).
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import ipywidgets as w
+from traitlets import Float, Unicode
+
+from .._chat import ChatSession, chats
+from .._errors import OllamaError
+from .._render import answer_bundle, escape_pre, stats_line, Stats, streaming_bundle
+from ._base import Throttle, error_html, in_thread, muted
+from ._picker import ModelPicker
+
+__all__ = ["ChatBox"]
+
+_BUBBLE = "border-radius:8px;padding:0.35em 0.7em;margin:0.2em 0;max-width:92%"
+_USER = f"{_BUBBLE};background:var(--jp-layout-color2,#eef3fb);margin-left:auto"
+_ASSISTANT = f"{_BUBBLE};background:var(--jp-layout-color1,#fff);border:1px solid var(--jp-border-color2,#ddd)"
+_ROLE = "font-size:0.75em;color:var(--jp-ui-font-color2,#777)"
+
+
+def _bubble(role: str, label: str, body: str) -> str:
+    style = _USER if role == "user" else _ASSISTANT
+    return (f'<div class="ollama-nb-msg ollama-nb-{html.escape(role)}" style="{style}">'
+            f'<div style="{_ROLE}">{html.escape(label)}</div>{body}</div>')
+
+
+def message_html(message: dict[str, Any], model: str = "") -> str:
+    """One stored chat message as a safe HTML bubble (thinking collapsed)."""
+    role = str(message.get("role", ""))
+    content = str(message.get("content") or "")
+    if role == "assistant":
+        body = answer_bundle(content, thinking=str(message.get("thinking") or ""))["text/html"]
+        return _bubble(role, model or "assistant", body)
+    if role == "user":
+        return _bubble(role, "You", escape_pre(content))
+    return _bubble(role, role or "message", escape_pre(content))
+
+
+class ChatBox(w.VBox):
+    """History, input box, Send / Stop / Clear, a model picker and a system prompt.
+
+    Parameters
+    ----------
+    chat:
+        Name of the conversation in the shared registry (``%%ollama --chat NAME``).
+    model:
+        The model to talk to; default: the conversation's last model, then the session's.
+    system:
+        A system prompt (also editable in the box).
+    client, host:
+        Where to send requests; by default the session's client.
+    """
+
+    chat = Unicode("default", help="Name of the shared conversation (as in %%ollama --chat NAME).")
+    status = Unicode("idle", help="idle, running, stopping, done, stopped or error.")
+    interval = Float(0.1, min=0.0, help="Minimum seconds between two live updates of a reply.")
+
+    def __init__(self, chat: str = "default", *, model: str | None = None, system: str | None = None,
+                 client: Any = None, host: str | None = None, **kwargs: Any) -> None:
+        self._client, self._host = client, host
+        self.stop_requested = threading.Event()
+        self._stream: Any = None
+        self._lock = threading.Lock()
+        self.future: Future[Any] | None = None  #: the reply being streamed (or the last one)
+        session = chats.get(chat)
+        self.picker = ModelPicker(client=client, host=host, bind=False, description="Model")
+        chosen = model or session.model
+        if chosen:
+            self.picker.value = chosen
+        self.system_box = w.Textarea(placeholder="System prompt (optional)", rows=2,
+                                     layout=w.Layout(width="100%"))
+        stored = session.messages[0]["content"] if session.messages[:1] and \
+            session.messages[0]["role"] == "system" else ""
+        self.system_box.value = system if system is not None else stored
+        self.history = w.VBox(layout=w.Layout(max_height="28em", overflow_y="auto",
+                                              border="1px solid var(--jp-border-color2,#ddd)",
+                                              padding="0.3em"))
+        self.history.add_class("ollama-nb-history")
+        self.input = w.Text(placeholder="Message (Enter to send)", continuous_update=True,
+                            layout=w.Layout(flex="1 1 auto", width="auto"))
+        self.send_button = w.Button(description="Send", icon="paper-plane", button_style="primary",
+                                    layout=w.Layout(width="auto"))
+        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True,
+                                    layout=w.Layout(width="auto"))
+        self.clear_button = w.Button(description="Clear", icon="trash",
+                                     tooltip="Forget this conversation", layout=w.Layout(width="auto"))
+        self._status = w.HTML("")
+        super().__init__(children=[
+            w.HBox([self.picker, self.clear_button]),
+            self.system_box,
+            self.history,
+            w.HBox([self.input, self.send_button, self.stop_button]),
+            self._status,
+        ], chat=chat, **kwargs)
+        self.add_class("ollama-nb-chatbox")
+        self.input.on_msg(self._on_input_msg)
+        self.send_button.on_click(lambda _button: self.send())
+        self.stop_button.on_click(lambda _button: self.stop())
+        self.clear_button.on_click(lambda _button: self.clear())
+        self._render_history()
+
+    # -- public API ------------------------------------------------------------------------------
+    @property
+    def session(self) -> ChatSession:
+        """The shared conversation this box shows."""
+        return chats.get(self.chat)
+
+    @property
+    def model(self) -> str:
+        """The model replies come from (the picker's value)."""
+        return self.picker.value
+
+    def send(self, text: str | None = None) -> Future[Any] | None:
+        """Send ``text`` (default: the input box) and stream the reply in the background.
+
+        Returns a ``Future`` of the reply's typed result, or None when there was
+        nothing to send or a reply is still streaming.
+        """
+        message = (self.input.value if text is None else text).strip()
+        if not message or self.status in ("running", "stopping"):
+            return None
+        model = self.model
+        if not model:
+            self._set_status("error", "Choose a model first.")
+            return None
+        if text is None:
+            self.input.value = ""
+        session = self.session
+        system = self.system_box.value.strip()
+        if system:
+            session.set_system(system)
+        user = {"role": "user", "content": message}
+        messages = session.window(extra=[user])
+        user_view = w.HTML(message_html(user))
+        reply_view = w.HTML(muted(f"{model} …"))
+        self.history.children = (*self.history.children, user_view, reply_view)
+        self.stop_requested.clear()
+        self._set_status("running")
+        self.future = in_thread(lambda: self._reply(session, model, message, messages, user_view,
+                                                    reply_view), name="ollama-nb-chat")
+        return self.future
+
+    def stop(self) -> None:
+        """Stop the reply being streamed, closing its connection now (thread-safe)."""
+        self.stop_requested.set()
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            stream.close()
+        if self.status == "running":
+            self._set_status("stopping")
+
+    def clear(self) -> None:
+        """Forget the conversation (the system prompt stays) and empty the history."""
+        self.stop()
+        self.session.reset(keep_system=True)
+        self._render_history()
+        self._set_status("idle")
+
+    def to_dataframe(self) -> Any:
+        """The conversation as a DataFrame (role, content, thinking, ...), as ``--history`` gives."""
+        return self.session.to_dataframe()
+
+    # -- streaming a reply (worker thread) --------------------------------------------------------
+    def _reply(self, session: ChatSession, model: str, message: str, messages: list[dict[str, Any]],
+               user_view: Any, reply_view: Any) -> Any:
+        from .._session import get_client
+
+        stream = None
+        try:
+            stream = get_client(self._host, self._client).chat(model, messages, stream=True)
+            with self._lock:
+                self._stream = stream
+            if self.stop_requested.is_set():
+                stream.close()
+            throttle = Throttle(self.interval)
+            throttle.ready()
+            for _chunk in stream:
+                if self.stop_requested.is_set():
+                    stream.close()
+                    break
+                if throttle.ready():
+                    reply_view.value = _bubble("assistant", model, streaming_bundle(
+                        stream.text, thinking=stream.thinking)["text/html"])
+        except Exception as exc:
+            error = exc.message if isinstance(exc, OllamaError) else f"{type(exc).__name__}: {exc}"
+            partial = stream.text if stream is not None else ""
+            if partial:
+                self._keep(session, model, message, stream, reply_view, note=f"✖ {error}")
+            else:  # nothing arrived: give the text back so it can be sent again
+                self.history.children = tuple(c for c in self.history.children
+                                              if c not in (user_view, reply_view))
+                user_view.close()
+                reply_view.close()
+                if not self.input.value:
+                    self.input.value = message
+            self._set_status("error", error)
+            raise
+        finally:
+            with self._lock:
+                self._stream = None
+        stopped = self.stop_requested.is_set() or stream.stopped
+        self._keep(session, model, message, stream, reply_view,
+                   note="⏹ stopped (partial answer)" if stopped else "")
+        self._set_status("stopped" if stopped else "done",
+                         stats_line(Stats.from_response(stream.final, model=model))
+                         if stream.final is not None else "")
+        return stream.partial
+
+    def _keep(self, session: ChatSession, model: str, message: str, stream: Any, view: Any,
+              note: str) -> None:
+        """Store the turn in the shared conversation and show the final rendering."""
+        session.add("user", message)
+        session.add("assistant", stream.text, thinking=stream.thinking or None)
+        session.model = model
+        view.value = _bubble("assistant", model, answer_bundle(
+            stream.text, thinking=stream.thinking, status=note)["text/html"])
+
+    # -- display ------------------------------------------------------------------------------------
+    def _render_history(self) -> None:
+        old = self.history.children
+        model = self.session.model or ""
+        self.history.children = tuple(w.HTML(message_html(m, model)) for m in self.session.messages
+                                      if m.get("role") != "system")
+        for child in old:
+            child.close()
+
+    def _set_status(self, status: str, detail: str = "") -> None:
+        self.status = status
+        running = status in ("running", "stopping")
+        self.stop_button.disabled = not running
+        self.send_button.disabled = running
+        label = {"running": "● answering…", "stopping": "stopping…", "stopped": "⏹ stopped",
+                 "done": "✔", "error": "✖", "idle": ""}.get(status, status)
+        text = " ".join(p for p in (label, detail) if p)
+        self._status.value = error_html(text) if status == "error" else muted(text)
+
+    def _on_input_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("event") == "submit":  # Enter in the input box
+            self.send()
+
+    def __repr__(self) -> str:
+        count = sum(1 for m in self.session.messages if m.get("role") != "system")
+        return f"ChatBox(chat={self.chat!r}, model={self.model!r}, {count} messages)"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+    def close(self) -> None:
+        """Stop any reply and close the widgets."""
+        self.stop()
+        for child in (*self.history.children, self.history, self.picker, self.system_box, self.input,
+                      self.send_button, self.stop_button, self.clear_button, self._status,
+                      *self.children):
+            child.close()
+        super().close()
