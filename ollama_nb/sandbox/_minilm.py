@@ -139,8 +139,11 @@ class _Layer:
         self.ln2_g = t[p + "output.LayerNorm.weight"]
         self.ln2_b = t[p + "output.LayerNorm.bias"]
 
-    def __call__(self, ws: _Workspace, mask: np.ndarray) -> None:
-        """Run the layer on ``ws.x`` (b*n x 384, float32) in place; mask: (b, 1, 1, n)."""
+    def __call__(self, ws: _Workspace, mask: np.ndarray | None) -> None:
+        """Run the layer on ``ws.x`` (b*n x 384, float32) in place.
+
+        ``mask`` is the (b, 1, 1, n) additive key mask, or None when nothing is padded.
+        """
         import numpy as np
 
         b, n = ws.b, ws.n
@@ -151,12 +154,18 @@ class _Layer:
         q, k, v = ws.qkv.reshape(b, n, 3, _HEADS, _HEAD_DIM).transpose(2, 0, 3, 1, 4)
         scores = ws.scores
         np.matmul(q, k.transpose(0, 1, 3, 2), out=scores)  # (b, heads, n, n)
-        scores += mask
-        scores -= scores.max(axis=-1, keepdims=True)
+        if mask is not None:
+            scores += mask
+        # fmax.reduce is twice as fast as max() along a short last axis.
+        scores -= np.fmax.reduce(scores, axis=-1, keepdims=True)
         np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
-        np.matmul(scores, v, out=ws.ctx)  # (b, heads, n, d)
-        y.reshape(b, n, _HEADS, _HEAD_DIM)[...] = ws.ctx.transpose(0, 2, 1, 3)
+        # V carries a column of ones, so one product gives both the weighted sum of the
+        # values and the softmax denominators; the division then runs on (n x d), not
+        # (n x n), and lands straight in y's (b, n, heads, d) layout.
+        ws.v1[..., :_HEAD_DIM] = v
+        ctx = np.matmul(scores, ws.v1, out=ws.ctx)  # (b, heads, n, d + 1)
+        np.divide(ctx[..., :_HEAD_DIM], ctx[..., _HEAD_DIM:],
+                  out=y.reshape(b, n, _HEADS, _HEAD_DIM).transpose(0, 2, 1, 3))
         np.matmul(y, self.out_w, out=ws.z)
         z = ws.z
         z += self.out_b
@@ -189,7 +198,8 @@ class _Workspace:
         self.z = np.empty((rows, _HIDDEN), f32)
         self.qkv = np.empty((rows, 3 * _HIDDEN), f32)
         self.scores = np.empty((b, _HEADS, n, n), f32)
-        self.ctx = np.empty((b, _HEADS, n, _HEAD_DIM), f32)
+        self.v1 = np.ones((b, _HEADS, n, _HEAD_DIM + 1), f32)
+        self.ctx = np.empty((b, _HEADS, n, _HEAD_DIM + 1), f32)
         self.h = np.empty((rows, 4 * _HIDDEN), f32)
         self.t = np.empty((min(rows, _GELU_ROWS), 4 * _HIDDEN), f32)
         self.poly = np.empty_like(self.t)
@@ -288,7 +298,8 @@ class MiniLM:
         np.take(self._word, ids.reshape(-1), axis=0, out=x)
         x.reshape(b, n, _HIDDEN)[...] += self._pos[:n]
         _layer_norm(x, *self._emb_ln)
-        mask = ((1.0 - keep) * np.float32(_MASK_NEG)).reshape(b, 1, 1, n)
+        padded = any(len(x) < n for x in batch)
+        mask = ((1.0 - keep) * np.float32(_MASK_NEG)).reshape(b, 1, 1, n) if padded else None
         for layer in self._layers:
             layer(ws, mask)
         pooled = np.einsum("bnh,bn->bh", x.reshape(b, n, _HIDDEN), keep)
