@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import json
 import os
 import platform
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Literal, overload
 
 import requests
@@ -149,7 +151,8 @@ class Client:
         self._base_url = resolved.base_url
         self._connect_timeout, self._read_timeout = _timeouts(timeout)
         session = requests.Session()
-        session.trust_env = True
+        # a proxy from HTTP(S)_PROXY must not capture a server on this machine
+        session.trust_env = not _is_loopback(self._base_url)
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -468,10 +471,23 @@ class Client:
         """Models loaded in memory (``/api/ps``)."""
         return ProcessResponse(self._json(self._send("GET", "/api/ps"), "/api/ps"))
 
-    def show(self, model: str, *, verbose: bool = False) -> ShowResponse:
-        """Details of a model (``/api/show``)."""
+    def show(
+        self,
+        model: str,
+        *,
+        verbose: bool = False,
+        system: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> ShowResponse:
+        """Details of a model (``/api/show``); ``verbose`` adds the large tokenizer arrays.
+
+        ``system`` / ``options`` ask the server to show the model as if they were set.
+        """
         model = A.check_model(model)
-        body: dict[str, Any] = {"model": model}
+        body: dict[str, Any] = {
+            "model": model,
+            **A.drop_none(system=A.check_str(system, "system"), options=A.check_options(options)),
+        }
         if A.check_bool(verbose, "verbose"):
             body["verbose"] = True
         return ShowResponse(self._post("/api/show", body, model=model))
@@ -521,6 +537,9 @@ class Client:
         quantize: str | None = None,
         modelfile: str | os.PathLike[str] | None = None,
         stream: bool = False,
+        renderer: str | None = None,
+        parser: str | None = None,
+        requires: str | None = None,
     ) -> ProgressResponse | Stream[ProgressResponse]:
         """Create a model (``/api/create``) from fields, a Modelfile text, or both.
 
@@ -540,6 +559,9 @@ class Client:
             template=A.check_str(template, "template"),
             system=A.check_str(system, "system"),
             quantize=A.check_str(quantize, "quantize"),
+            renderer=A.check_str(renderer, "renderer"),
+            parser=A.check_str(parser, "parser"),
+            requires=A.check_str(requires, "requires"),
         )
         spec.update(explicit)
         if from_ is not None:
@@ -658,6 +680,16 @@ class Client:
             return response.status_code < 400
         except Exception:
             return False
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _modelfile_text(modelfile: Any) -> tuple[str, Path]:

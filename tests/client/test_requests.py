@@ -132,7 +132,7 @@ def test_embed_and_management_bodies(script_server) -> None:
         assert client.copy("a", "b") is None and client.delete("b") is None
         assert client.pull("m").status == "success"
         assert client.push("me/m", insecure=True).status == "success"
-        assert client.show("m", verbose=True).family == "bert"
+        assert client.show("m", verbose=True, system="s", options={"num_ctx": 8}).family == "bert"
         assert client.ps().models == []
     sent = [(r.method, r.path, r.json) for r in script_server.requests]
     assert sent == [
@@ -142,7 +142,7 @@ def test_embed_and_management_bodies(script_server) -> None:
         ("DELETE", "/api/delete", {"model": "b"}),
         ("POST", "/api/pull", {"model": "m", "insecure": False, "stream": False}),
         ("POST", "/api/push", {"model": "me/m", "insecure": True, "stream": False}),
-        ("POST", "/api/show", {"model": "m", "verbose": True}),
+        ("POST", "/api/show", {"model": "m", "system": "s", "options": {"num_ctx": 8}, "verbose": True}),
         ("GET", "/api/ps", None),
     ]
 
@@ -249,3 +249,31 @@ def test_request_raw(script_server) -> None:
         with pytest.raises(ollama_nb.ResponseError):
             client.request_raw("POST", "/api/nothing", json={"a": 1})
     assert json.loads(script_server.requests[1].body) == {"a": 1}
+
+
+def test_non_stream_body_cut_off(script_server) -> None:
+    body = json.dumps({"models": [{"name": f"m{i}:latest"} for i in range(300)]}).encode()
+    pieces = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    script_server.add("/api/tags", Reply(pieces=pieces, chunked=True, drop_after=2))
+    with ollama_nb.Client(script_server.url) as client, pytest.raises(ollama_nb.IncompleteStreamError) as info:
+        client.list()
+    assert "cut off" in str(info.value) and "/api/tags" in str(info.value)
+
+
+def test_create_passes_renderer_parser_requires(script_server) -> None:
+    script_server.add("/api/create", Reply.json({"status": "success"}, content_type="application/json"))
+    with ollama_nb.Client(script_server.url) as client:
+        client.create("x", from_="qwen3", renderer="qwen3", parser="qwen3", requires="0.12.0")
+    body = script_server.requests[0].json
+    assert (body["renderer"], body["parser"], body["requires"]) == ("qwen3", "qwen3", "0.12.0")
+
+
+def test_proxy_settings_do_not_capture_loopback(script_server, monkeypatch, free_port) -> None:
+    """HTTP_PROXY points at a dead port: a local server is still reached directly."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port}")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    script_server.add("/api/version", Reply.json({"version": "9"}))
+    with ollama_nb.Client(script_server.url) as client:
+        assert client.version() == "9"
