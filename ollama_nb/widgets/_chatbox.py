@@ -86,7 +86,7 @@ class ChatBox(w.VBox):
         stored = session.messages[0]["content"] if session.messages[:1] and \
             session.messages[0]["role"] == "system" else ""
         self.system_box.value = system if system is not None else stored
-        self.history = w.VBox(layout=w.Layout(max_height="28em", overflow_y="auto",
+        self.history = w.VBox(layout=w.Layout(max_height="28em", overflow="auto",
                                               border="1px solid var(--jp-border-color2,#ddd)",
                                               padding="0.3em"))
         self.history.add_class("ollama-nb-history")

@@ -126,7 +126,7 @@ class ModelPicker(w.VBox):
             if list(self.dropdown.options) != options:
                 self.dropdown.options = options
             self.dropdown.value = chosen
-        if chosen and chosen != self.value and _match(self.value, [chosen]) is None:
+        if chosen and chosen != self.value:  # "llama3.2" becomes the listed "llama3.2:latest"
             self.value = chosen
 
     def _on_dropdown(self, change: dict[str, Any]) -> None:

@@ -90,6 +90,7 @@ class PullProgress(w.VBox):
         self._title = w.HTML("")
         self._status = w.HTML("")
         self._bars = w.VBox()
+        self._owned = (self._title, self._bars, self._status)
         super().__init__(children=[self._title, self._bars, self._status], model=model,
                          action=action, text_mode=not has_widget_frontend() if text_mode is None
                          else text_mode, **kwargs)
@@ -256,10 +257,10 @@ class PullProgress(w.VBox):
         printer.text(repr(self))
 
     def close(self) -> None:
-        for layer in self._layers.values():
+        for layer in getattr(self, "_layers", {}).values():
             if layer.row is not None:
                 for item in (*layer.row.children, layer.row):
                     item.close()
-        for child in (self._title, self._bars, self._status, *self.children):
+        for child in (*self.children, *getattr(self, "_owned", ())):
             child.close()
         super().close()

@@ -47,16 +47,22 @@ class Wire:
         return [s.data["state"] for s in self.messages(widget)
                 if s.msg_type == "comm_msg" and s.data.get("method") == "update"]
 
-    def strings(self) -> list[str]:
-        """Every string value in every state the frontend received (open and updates)."""
+    def strings(self, *, skip: tuple[str, ...] = ("_options_labels",)) -> list[str]:
+        """Every string in every state the frontend received (open and updates).
+
+        ``_options_labels`` is skipped by default: the frontend puts Dropdown labels in
+        ``<option>`` elements with ``textContent``, so they are text, never markup (the
+        browser tests check this with a hostile model name).
+        """
         found: list[str] = []
 
         def walk(value: Any) -> None:
             if isinstance(value, str):
                 found.append(value)
             elif isinstance(value, dict):
-                for item in value.values():
-                    walk(item)
+                for key, item in value.items():
+                    if key not in skip:
+                        walk(item)
             elif isinstance(value, (list, tuple)):
                 for item in value:
                     walk(item)

@@ -1,0 +1,113 @@
+"""ChatBox without a browser: send on Enter or click, streaming reply, Stop, clear, shared sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hostile_server import HOSTILE_ANSWER, live_markup
+from recording import Wire, frontend_event, frontend_update, wait_for
+
+from ollama_nb._chat import chats
+from ollama_nb._client import Client
+from ollama_nb.widgets import ChatBox
+
+
+def test_enter_sends_and_the_reply_streams_into_the_history(ollama_sandbox: Any, wire: Wire) -> None:
+    ollama_sandbox.token_delay = 0.01
+    box = ChatBox("t1", model="llama3.2", client=Client(ollama_sandbox.url), interval=0.02)
+    frontend_update(box.input, value="Why is the sky blue?")  # typing
+    frontend_event(box.input, "submit")  # Enter
+    assert box.input.value == "" and box.status == "running" and box.send_button.disabled
+    box.future.result(timeout=10)
+
+    assert box.status == "done" and not box.send_button.disabled and box.stop_button.disabled
+    user_view, reply_view = box.history.children
+    assert "Why is the sky blue?" in user_view.value
+    messages = chats.get("t1").messages
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert messages[1]["content"] and messages[1]["content"].split(".")[0] in reply_view.value
+    # the reply was shown while it streamed: several updates of that one widget
+    assert len(wire.updates(reply_view)) >= 3
+    assert "tokens" in box._status.value
+    frame = box.to_dataframe()
+    assert list(frame["role"]) == ["user", "assistant"]
+    assert frame["content"].iloc[1] == messages[1]["content"]
+    assert repr(box) == "ChatBox(chat='t1', model='llama3.2:latest', 2 messages)"
+
+
+def test_send_button_continues_the_conversation(ollama_sandbox: Any, wire: Wire) -> None:
+    box = ChatBox("t2", model="llama3.2", client=Client(ollama_sandbox.url))
+    box.send("First question about rivers").result(timeout=10)
+    frontend_update(box.input, value="And lakes?")
+    frontend_event(box.send_button, "click")
+    box.future.result(timeout=10)
+    request = ollama_sandbox.requests[-1]
+    assert request.path == "/api/chat"
+    assert [m["role"] for m in request.body["messages"]] == ["user", "assistant", "user"]
+    assert len(box.history.children) == 4
+
+
+def test_system_prompt_goes_first(ollama_sandbox: Any, wire: Wire) -> None:
+    box = ChatBox("t3", model="llama3.2", client=Client(ollama_sandbox.url))
+    frontend_update(box.system_box, value="Answer like a pirate.")
+    box.send("hello").result(timeout=10)
+    sent = ollama_sandbox.requests[-1].body["messages"]
+    assert sent[0] == {"role": "system", "content": "Answer like a pirate."}
+    assert len(box.history.children) == 2  # the system prompt is not a bubble
+
+
+def test_stop_ends_the_reply_and_keeps_the_partial_text(ollama_sandbox: Any, wire: Wire) -> None:
+    ollama_sandbox.token_delay = 0.05
+    box = ChatBox("t4", model="llama3.2", client=Client(ollama_sandbox.url), interval=0.02)
+    future = box.send("Tell me a long story about mountains and the sea")
+    reply_view = box.history.children[-1]
+    wait_for(lambda: len(wire.updates(reply_view)) >= 2, what="a streamed update")
+    assert not box.stop_button.disabled
+    frontend_event(box.stop_button, "click")
+    result = future.result(timeout=10)
+    assert box.status == "stopped" and result.done is False
+    wait_for(lambda: ollama_sandbox.requests[-1].disconnected, what="disconnect")
+    assistant = chats.get("t4").messages[-1]
+    assert assistant["role"] == "assistant" and assistant["content"] == result.message.content
+    assert "stopped" in reply_view.value
+
+
+def test_shares_the_conversation_with_the_magic_registry(ollama_sandbox: Any, wire: Wire) -> None:
+    session = chats.get("shared")
+    session.add("user", "Earlier question")
+    session.add("assistant", "Earlier <b>answer</b>")
+    session.model = "qwen3"
+    box = ChatBox("shared", client=Client(ollama_sandbox.url))
+    assert box.model == "qwen3:latest"  # the conversation's model
+    assert len(box.history.children) == 2
+    assert "Earlier &lt;b&gt;answer&lt;/b&gt;" in box.history.children[1].value
+    box.send("Next one").result(timeout=10)
+    assert len(session.messages) == 4  # the same object %%ollama --chat shared uses
+
+
+def test_clear_forgets_but_keeps_the_system_prompt(ollama_sandbox: Any, wire: Wire) -> None:
+    box = ChatBox("t5", model="llama3.2", system="Be brief.", client=Client(ollama_sandbox.url))
+    box.send("hi").result(timeout=10)
+    frontend_event(box.clear_button, "click")
+    assert box.history.children == ()
+    assert chats.get("t5").messages == [{"role": "system", "content": "Be brief."}]
+
+
+def test_error_gives_the_message_back(wire: Wire) -> None:
+    box = ChatBox("t6", model="llama3.2", client=Client("http://127.0.0.1:9"))
+    future = box.send("are you there?")
+    assert future.exception(timeout=10) is not None
+    assert box.status == "error" and "Cannot reach Ollama" in box._status.value
+    assert box.input.value == "are you there?" and box.history.children == ()
+    assert chats.get("t6").messages == []
+
+
+def test_hostile_reply_is_escaped(hostile: Any, wire: Wire) -> None:
+    box = ChatBox("t7", model="evil", client=Client(hostile.url), interval=0.0)
+    box.send("<script>alert('me')</script>").result(timeout=10)
+    assert chats.get("t7").messages[-1]["content"] == HOSTILE_ANSWER
+    values = wire.strings()
+    assert any("&lt;script&gt;" in v for v in values)
+    for value in values:
+        assert live_markup(value) == [], value
+    assert "<details" in box.history.children[-1].value  # thinking collapsed
