@@ -162,7 +162,7 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
                 store: Callable[[OllamaResult], None], *, show_stats: bool = True) -> OllamaResult:
     """Send ``request``, stream into ``live``, store the result; errors become UsageError."""
     result = OllamaResult(model=request.model, request=request.record, fmt=request.fmt,
-                          chat=request.chat.name if request.chat else None)
+                          chat=request.chat.name if request.chat is not None else None)
     if request.chat is not None:
         request.chat.model = request.model
     call = getattr(client, request.endpoint)
