@@ -9,6 +9,7 @@ names the URL, and never a credential.
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import ipaddress
 import json
@@ -106,8 +107,8 @@ def _reason(exc: BaseException) -> str:
 def _error_text(response: requests.Response) -> str:
     """The server's message: ``{"error": ...}``, plain text, or an HTML page's title."""
     try:
-        body = response.content.decode(response.encoding or "utf-8", "replace")
-    except Exception:
+        body = response.content.decode("utf-8", "replace")
+    except Exception:  # the body itself failed to arrive
         body = ""
     stripped = body.strip()
     if stripped.startswith("{"):
@@ -122,12 +123,15 @@ def _error_text(response: requests.Response) -> str:
         for pattern in (_TITLE, _H1):
             match = pattern.search(stripped)
             if match:
-                title = _one_line(_TAG.sub("", match[1]), 120)
+                title = _one_line(html.unescape(_TAG.sub("", match[1])), 120)
                 if title:
                     return f"{title} (HTML page, probably from a proxy in front of Ollama)"
-        return f"HTML error page (probably from a proxy in front of Ollama)"
+        return "HTML error page (probably from a proxy in front of Ollama)"
     if stripped:
         return _one_line(stripped, 200)
+    if response.status_code == 403:
+        return ("Forbidden (a local Ollama refuses requests whose Host is not local: "
+                "reach it as localhost/127.0.0.1, or set OLLAMA_HOST=0.0.0.0 on the server)")
     return response.reason or "no message"
 
 
@@ -262,9 +266,10 @@ class Client:
     def _raise_for(self, response: requests.Response, model: str | None, path: str) -> None:
         try:
             message = _error_text(response)
-            body = None if response.headers.get("Content-Type", "").startswith("text/html") else (
-                response.text[:2000] if response.content else None
-            )
+            markup = "html" in response.headers.get("Content-Type", "").lower() or (
+                response.content.lstrip()[:1] == b"<")
+            body = None if markup or not response.content else response.content[:2000].decode(
+                "utf-8", "replace")
         finally:
             response.close()
         status = response.status_code

@@ -21,7 +21,6 @@ import socket
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar
 
 from ._errors import IncompleteStreamError, OllamaTimeout, StreamError, _one_line
@@ -79,7 +78,6 @@ class Stream(Generic[T]):
         *,
         url: str = "",
         read_timeout: float | None = None,
-        on_line: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._response = response
         self._kind = kind

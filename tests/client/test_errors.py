@@ -175,3 +175,18 @@ def test_credentials_never_in_messages_or_reprs(script_server, monkeypatch, free
     with ollama_nb.Client(script_server.url) as other, pytest.raises(ollama_nb.ResponseError) as echoed:
         other.list()
     assert "sk-very-secret-key" not in str(echoed.value)
+
+
+def test_empty_403_explains_the_host_check(script_server) -> None:
+    script_server.add("/api/tags", Reply(status=403, content_type=None, pieces=[b""]))
+    with ollama_nb.Client(script_server.url) as client, pytest.raises(ollama_nb.ResponseError) as info:
+        client.list()
+    assert info.value.status_code == 403 and "Host" in str(info.value)
+
+
+def test_html_title_entities_are_decoded(script_server) -> None:
+    page = b"<html><head><title>Bad Gateway &amp; friends</title></head><body></body></html>"
+    script_server.add("/api/tags", Reply(status=502, content_type="text/html; charset=utf-8", pieces=[page]))
+    with ollama_nb.Client(script_server.url) as client, pytest.raises(ollama_nb.ResponseError) as info:
+        client.list()
+    assert "Bad Gateway & friends" in str(info.value)
