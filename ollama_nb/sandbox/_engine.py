@@ -373,10 +373,26 @@ def overlap_vectors(texts: Sequence[str], dims: int, salt: str) -> np.ndarray:
             rows.append(row)
             cols.append(hit[0])
             vals.append(hit[1] * weight)
-    out = np.zeros((len(texts), dims), dtype=np.float64)
+    out = np.zeros((len(texts), dims), dtype=np.float32)
     np.add.at(out, (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)),
-              np.asarray(vals))
-    return (out * 2.5).astype(np.float32)
+              np.asarray(vals, dtype=np.float32))
+    # a fixed rotation per model makes the vectors dense (every dimension carries
+    # signal, so ``dimensions`` truncation works) and keeps every cosine unchanged
+    return (out @ _rotation(salt, dims)) * np.float32(2.5)
+
+
+_ROTATIONS: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _rotation(salt: str, dims: int) -> np.ndarray:
+    import numpy as np
+
+    key = (salt, dims)
+    if key not in _ROTATIONS:
+        rng = np.random.default_rng(seed_for("rotation", salt, dims))
+        q, r = np.linalg.qr(rng.standard_normal((dims, dims)))
+        _ROTATIONS[key] = (q * np.sign(np.diag(r))).astype(np.float32)
+    return _ROTATIONS[key]
 
 
 def random_id(seed: int) -> str:

@@ -244,7 +244,7 @@ def keep_alive_seconds(value: Any, default: float = 300.0) -> float | None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ApiError(400, f"Unsupported type: '{_GO_TYPES.get(type(value), 'interface {}')}'")
-    seconds = float(int(value)) if not isinstance(value, str) else parse_go_duration(value)
+    seconds = float(value) if not isinstance(value, str) else parse_go_duration(value)
     if isinstance(value, (int, float)) and value < 0:
         return None
     return None if seconds < 0 else seconds
