@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import ipywidgets as w
-from traitlets import Bool, Float, Unicode
+from traitlets import Bool, Float, HasTraits, Unicode
 
 from .._errors import OllamaError
 from ._base import Throttle, error_html, format_bytes, has_widget_frontend, muted
@@ -63,8 +63,14 @@ def _field(chunk: Any, key: str) -> Any:
     return raw.get(key) if isinstance(raw, dict) else getattr(chunk, key, None)
 
 
-class PullProgress(w.VBox):
-    """Bars per layer (bytes, speed), an overall status line and a final state."""
+class PullProgress(HasTraits):
+    """Bars per layer (bytes, speed), an overall status line and a final state.
+
+    Not a widget itself but the owner of one (``.widget``, a ``VBox``), so that
+    ``close(error=..., interrupted=...)`` can mean "the operation ended" (the
+    magics' ``ProgressView`` protocol) while the bars stay on screen. Displaying
+    a ``PullProgress`` displays its widget.
+    """
 
     model = Unicode("", help="The model being pulled, pushed or created.")
     action = Unicode("pull", help="pull, push or create.")
@@ -74,10 +80,15 @@ class PullProgress(w.VBox):
     interval = Float(0.2, min=0.0, help="Minimum seconds between two widget updates.")
     text_interval = Float(1.0, min=0.0, help="Minimum seconds between two text lines per layer.")
     text_mode = Bool(False, help="Print text lines instead of updating widgets (no widget frontend).")
+    record = Bool(True, help="In widget mode, also leave a one-line text summary as a display "
+                             "output when finished (widget state is not saved in notebooks).")
 
-    def __init__(self, model: str = "", action: str = "pull", *, text_mode: bool | None = None,
-                 file: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
-                 **kwargs: Any) -> None:
+    def __init__(self, model: str = "", action: str = "pull", *, title: str | None = None,
+                 text_mode: bool | None = None, file: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
+        if title and not model:  # the magics' seam: PullProgress(title="pull llama3.2")
+            first, _, rest = title.partition(" ")
+            action, model = (first, rest) if first in ACTIONS else (action, title)
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
         self._clock = clock
@@ -90,12 +101,11 @@ class PullProgress(w.VBox):
         self._title = w.HTML("")
         self._status = w.HTML("")
         self._bars = w.VBox()
-        self._owned = (self._title, self._bars, self._status)
-        super().__init__(children=[self._title, self._bars, self._status], model=model,
-                         action=action, text_mode=not has_widget_frontend() if text_mode is None
-                         else text_mode, **kwargs)
+        self.widget = w.VBox([self._title, self._bars, self._status])
+        self.widget.add_class("ollama-nb-progress")
+        super().__init__(model=model, action=action, text_mode=not has_widget_frontend()
+                         if text_mode is None else text_mode, **kwargs)
         self._throttle.interval = self.interval
-        self.add_class("ollama-nb-progress")
         self._title.value = muted(f"{action} {model}".strip())
 
     # -- input ------------------------------------------------------------------------------------
@@ -128,10 +138,18 @@ class PullProgress(w.VBox):
         elif self._throttle.ready():
             self._push()
 
-    def finish(self, error: str | None = None) -> None:
-        """Final state: success (every bar full) or the error; always pushed."""
+    update = feed  # the magics' ProgressView name for it
+
+    def finish(self, error: str | None = None, interrupted: bool = False) -> None:
+        """Final state: success (every bar full) or the error; always pushed, once.
+
+        In widget mode a one-line text record follows as an ordinary display output
+        (``record``), because widget state is not kept in a saved notebook.
+        """
         if self.state in ("success", "error"):
             return
+        if interrupted and not error:
+            error = "interrupted"
         if error:
             self.error, self.state = error, "error"
         else:
@@ -144,6 +162,17 @@ class PullProgress(w.VBox):
             self._print_text(force=True)
         else:
             self._push()
+            if self.record and has_widget_frontend():
+                from IPython.display import display
+
+                display({"text/plain": self._summary()}, raw=True)
+
+    def _summary(self) -> str:
+        if self.state == "error":
+            return f"✖ {self.action} {self.model}: {self.error}"
+        size = sum(layer.total for layer in self._layers.values())
+        layers = f" ({len(self._layers)} layers, {format_bytes(size)})" if self._layers else ""
+        return f"✔ {self.action} {self.model}: success{layers}"
 
     def run(self, client: Any, action: str | None = None, model: str | None = None,
             *, show: bool = True, **kwargs: Any) -> Any:
@@ -235,7 +264,7 @@ class PullProgress(w.VBox):
         elif self.state == "success":
             lines.extend(f"  {layer.short}  100%  {format_bytes(layer.total)}"
                          for layer in self._layers.values() if layer.dirty and layer.total)
-            lines.append(f"✔ {self.action} {self.model}: success")
+            lines.append(self._summary())
         else:
             if self.status and self.status != self._last_printed and not self._layer_status:
                 lines.append(self.status)
@@ -256,11 +285,14 @@ class PullProgress(w.VBox):
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
 
-    def close(self) -> None:
-        for layer in getattr(self, "_layers", {}).values():
-            if layer.row is not None:
-                for item in (*layer.row.children, layer.row):
-                    item.close()
-        for child in (*self.children, *getattr(self, "_owned", ())):
-            child.close()
-        super().close()
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def close(self, error: str | None = None, interrupted: bool = False) -> None:
+        """The operation ended (``ProgressView`` protocol): same as :meth:`finish`.
+
+        The bars stay on screen; ``progress.widget.close()`` removes them.
+        """
+        self.finish(error=error, interrupted=interrupted)

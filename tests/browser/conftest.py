@@ -13,6 +13,7 @@ Set ``OLLAMA_NB_SCREENSHOTS=docs/img`` to (re)write the widget screenshots.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -78,6 +79,26 @@ def lab_sandbox() -> Iterator[Any]:
 
     with Sandbox(port=0, token_delay=TOKEN_DELAY) as sandbox:
         yield sandbox
+
+
+def _load_hostile() -> Any:
+    """tests/widgets/hostile_server.py (the tests folders are not packages)."""
+    path = Path(__file__).resolve().parents[1] / "widgets" / "hostile_server.py"
+    spec = importlib.util.spec_from_file_location("ollama_nb_tests_hostile_server", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hostile_server = _load_hostile()
+
+
+@pytest.fixture(scope="session")
+def hostile() -> Iterator[Any]:
+    """An Ollama look-alike whose model answers with script-laden HTML."""
+    with hostile_server.HostileServer() as server:
+        yield server
 
 
 def _free_port() -> int:

@@ -93,7 +93,7 @@ def test_text_fallback_without_a_widget_frontend(ollama_sandbox: Any) -> None:
     progress.run(Client(ollama_sandbox.url), "pull")
     lines = out.getvalue().splitlines()
     assert lines[0] == "pulling manifest"
-    assert lines[-1] == "✔ pull gemma3:1b: success"
+    assert lines[-1].startswith("✔ pull gemma3:1b: success (")
     assert any("100%" in line for line in lines)
     assert "writing manifest" in lines
 
@@ -105,3 +105,21 @@ def test_create_and_push_use_the_same_bars(ollama_sandbox: Any, wire: Wire) -> N
     assert progress.state == "success" and progress.action == "create"
     with pytest.raises(ValueError, match="action must be one of"):
         PullProgress("x", "fetch")
+
+
+def test_the_magics_progress_view_seam(ollama_sandbox: Any, wire: Wire) -> None:
+    """%ollama pull builds PullProgress(title=...), calls update(chunk) and finish(...)."""
+    progress = PullProgress(title="pull gemma3:1b", text_mode=False)
+    assert (progress.action, progress.model) == ("pull", "gemma3:1b")
+    with Client(ollama_sandbox.url).pull("gemma3:1b", stream=True) as stream:
+        for chunk in stream:
+            progress.update(chunk)
+    progress.close()  # the end of the operation: the bars stay open on screen
+    assert progress.state == "success" and progress.widget.comm is not None
+    bundle = progress._repr_mimebundle_()
+    assert bundle["text/plain"] == f"PullProgress(pull 'gemma3:1b', {len(progress._layers)} layers, success)"
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == progress.widget.model_id
+    other = PullProgress(title="push me/model", text_mode=False)
+    other.update({"status": "retrieving manifest"})
+    other.close(interrupted=True)
+    assert other.state == "error" and other.error == "interrupted"
