@@ -6,8 +6,10 @@ IPython shows them as ``Out[n]``; confirmations are printed.
 
 Widget seams (filled by ``ollama_nb.widgets``, imported only when used):
 ``%ollama picker`` returns ``ModelPicker()``; ``%ollama chatbox [NAME] [-m MODEL]``
-returns ``ChatBox(chat=chats.get(NAME), model=MODEL)`` where ``chats`` is
-:data:`ollama_nb._chat.chats`; progress uses ``PullProgress`` (see ``_progress``).
+returns ``ChatBox(NAME, model=MODEL)`` (the conversation ``NAME`` of
+:data:`ollama_nb._chat.chats`, shared with ``%%ollama --chat NAME``); progress uses
+``PullProgress`` (see ``_progress``); ``--pane`` uses ``StreamPane`` as an
+``AnswerView`` (see ``_stream_display``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from IPython.core.error import UsageError
 
 from .. import _session
 from .._chat import chats
-from .._errors import OllamaError
+from .._errors import ModelNotFoundError, OllamaError, ResponseError
 from ._interpolate import interpolate
 from ._parse import SUBCOMMANDS, split, subcommand_parser
 
@@ -44,10 +46,17 @@ display_mode, history_limit, options, show_stats, use_widgets)"""
 
 
 @contextlib.contextmanager
-def client_errors() -> Iterator[None]:
-    """Turn the client's typed errors into one-line UsageErrors."""
+def client_errors(model: str | None = None) -> Iterator[None]:
+    """Turn the client's typed errors into one-line UsageErrors (a 404 for ``model`` says how to pull it)."""
     try:
         yield
+    except ModelNotFoundError as exc:
+        raise UsageError(exc.message) from None
+    except ResponseError as exc:
+        hint = ""
+        if model and exc.status_code == 404 and "not found" in exc.error:
+            hint = f" Pull it with `%ollama pull {model}`."
+        raise UsageError(exc.message + hint) from None
     except OllamaError as exc:
         raise UsageError(exc.message) from None
 
@@ -191,7 +200,7 @@ class Commands:
             return frames.running(client=self._client(args))
 
     def do_show(self, args: Any, cell: str | None) -> ModelCard:
-        with client_errors():
+        with client_errors(args.model):
             return ModelCard(args.model, self._client(args).show(args.model, verbose=args.verbose))
 
     def do_status(self, args: Any, cell: str | None) -> ServerStatus:
@@ -222,10 +231,10 @@ class Commands:
 
     # ------------------------------------------------------------------ model management
 
-    def _progress(self, title: str, start: Any) -> None:
+    def _progress(self, action: str, model: str, start: Any) -> None:
         from ._progress import progress_view
 
-        view = progress_view(title, live=self.magics.live, rate=self.magics.update_rate,
+        view = progress_view(action, model, live=self.magics.live, rate=self.magics.update_rate,
                              widgets=self.magics.widgets_wanted)
         stream = None
         try:
@@ -247,18 +256,18 @@ class Commands:
 
     def do_pull(self, args: Any, cell: str | None) -> None:
         client = self._client(args)
-        self._progress(f"pull {args.model}", lambda: client.pull(args.model, insecure=args.insecure, stream=True))
+        self._progress("pull", args.model, lambda: client.pull(args.model, insecure=args.insecure, stream=True))
 
     def do_push(self, args: Any, cell: str | None) -> None:
         client = self._client(args)
-        self._progress(f"push {args.model}", lambda: client.push(args.model, insecure=args.insecure, stream=True))
+        self._progress("push", args.model, lambda: client.push(args.model, insecure=args.insecure, stream=True))
 
     def do_create(self, args: Any, cell: str | None) -> None:
         assert cell is not None
         if not cell.strip():
             raise UsageError("the cell is empty: write a Modelfile (FROM llama3.2, SYSTEM ..., PARAMETER ...)")
         client = self._client(args)
-        self._progress(f"create {args.model}", lambda: client.create(
+        self._progress("create", args.model, lambda: client.create(
             args.model, modelfile=cell, quantize=args.quantize, stream=True))
 
     def do_cp(self, args: Any, cell: str | None) -> None:
@@ -289,7 +298,7 @@ class Commands:
                              "or %ollama embed [MODEL] --from VAR")
         frames = _frames()
         model = args.model or self.magics.embed_model
-        with client_errors():
+        with client_errors(model):
             frame = frames.embed(texts, model=model, client=self._client(args))
         if args.output:
             if not args.output.isidentifier():
@@ -334,14 +343,14 @@ class Commands:
 
     def do_picker(self, args: Any, cell: str | None) -> Any:
         try:
-            from ..widgets import ModelPicker  # type: ignore[attr-defined]
+            from ..widgets import ModelPicker
         except ImportError as exc:
             raise UsageError(f"the model picker needs ipywidgets ({exc}); pip install ipywidgets") from None
         return ModelPicker()
 
     def do_chatbox(self, args: Any, cell: str | None) -> Any:
         try:
-            from ..widgets import ChatBox  # type: ignore[attr-defined]
+            from ..widgets import ChatBox
         except ImportError as exc:
             raise UsageError(f"the chat box needs ipywidgets ({exc}); pip install ipywidgets") from None
-        return ChatBox(chat=chats.get(args.chat_name), model=args.model)
+        return ChatBox(args.chat_name, model=args.model)

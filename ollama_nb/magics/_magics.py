@@ -194,7 +194,7 @@ class OllamaMagics(Magics):
         from IPython.display import display
 
         try:
-            from ..widgets import StreamPane  # type: ignore[attr-defined]
+            from ..widgets import StreamPane
         except ImportError as exc:
             raise UsageError(f"--pane needs the ollama_nb widgets and ipywidgets ({exc}); "
                              f"pip install ipywidgets, or leave out --pane") from None

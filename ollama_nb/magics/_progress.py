@@ -4,12 +4,12 @@
 plus the current status, throttled like the answers, and always ends with a final update.
 It works everywhere, including in saved notebooks.
 
-Widget seam: :func:`progress_view` returns ``ollama_nb.widgets.PullProgress(title=...)``
-when widgets are wanted and importable. A progress view implements
-:class:`ProgressView`: ``update(chunk)`` for each progress object from the server
-(``status``, ``digest``, ``total``, ``completed``) and ``close(error=None,
-interrupted=False)`` once at the end. The widget should also leave a text
-record (e.g. a final ``display_data``), since widget state is not saved.
+Widget seam: :func:`progress_view` shows ``ollama_nb.widgets.PullProgress(model, action)``
+when widgets are wanted (a kernel with a frontend, ``OllamaMagics.use_widgets``) and
+importable, wrapped so that it speaks :class:`ProgressView`: ``update(chunk)`` for
+each progress object from the server (``status``, ``digest``, ``total``,
+``completed``) and ``close(error=None, interrupted=False)`` once at the end
+(mapped to the widget's ``feed`` / ``finish``).
 """
 
 from __future__ import annotations
@@ -114,17 +114,32 @@ class TextProgress:
         self._send()
 
 
-def progress_view(title: str, *, live: bool, rate: float, widgets: bool) -> Any:
+class _WidgetProgress:
+    """Adapts the PullProgress widget (``feed``/``finish``) to :class:`ProgressView`."""
+
+    def __init__(self, widget: Any) -> None:
+        self.widget = widget
+
+    def update(self, chunk: Any) -> None:
+        self.widget.feed(chunk)
+
+    def close(self, error: str | None = None, interrupted: bool = False) -> None:
+        self.widget.finish(error="interrupted" if interrupted else error)
+
+
+def progress_view(action: str, model: str, *, live: bool, rate: float, widgets: bool) -> ProgressView:
     """The PullProgress widget when ``widgets`` and importable, else :class:`TextProgress`."""
     if widgets and live:
         try:
-            from ..widgets import PullProgress  # type: ignore[attr-defined]
+            import ipywidgets  # noqa: F401
+
+            from ..widgets import PullProgress
         except ImportError:
             pass
         else:
             from IPython.display import display
 
-            view = PullProgress(title=title)
-            display(view)
-            return view
-    return TextProgress(title, live=live, rate=rate)
+            widget = PullProgress(model, action)
+            display(widget)
+            return _WidgetProgress(widget)
+    return TextProgress(f"{action} {model}", live=live, rate=rate)

@@ -1,0 +1,179 @@
+"""Every %ollama subcommand through a real InteractiveShell against the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from magic_helpers import run
+from ollama_nb.magics._magics import OllamaMagics
+
+
+def test_models_and_ps(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    frame = run(ip, "%ollama models")
+    assert {"name", "family", "parameter_size", "quantization", "size", "modified", "digest"} <= set(frame.columns)
+    assert "llama3.2:latest" in set(frame["name"])
+    with capture_output():
+        run(ip, "%%ollama llama3.2\nhi")  # loads the model
+    loaded = run(ip, "%ollama ps")
+    assert "llama3.2:latest" in set(loaded["name"])
+    assert {"size", "context_length"} <= set(loaded.columns)
+    explicit = run(ip, f"%ollama models --host {ollama_sandbox.url}")
+    assert len(explicit) == len(frame)
+
+
+def test_show(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    card = run(ip, "%ollama show llama3.2")
+    text, html = repr(card), card._repr_html_()
+    assert text.startswith("llama3.2") and "capabilities: completion, tools" in text
+    assert "family: llama" in text and "template" in text and "license" in text
+    assert "<table>" in html and "<script" not in html
+    assert card.details["family"] == "llama"
+    with pytest.raises(UsageError, match=r"%ollama pull nosuch"):
+        run(ip, "%ollama show nosuch")
+
+
+def test_pull_shows_text_progress_and_installs(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    with capture_output() as cap:
+        run(ip, "%ollama pull gemma3:1b")
+    outs = cap.outputs
+    assert not outs[0].update and all(o.update for o in outs[1:])
+    final = outs[-1].data["text/plain"]
+    assert final.startswith("pull gemma3:1b") and final.rstrip().endswith("success")
+    assert "%" in final and "GB" in final or "MB" in final  # one line per layer with bytes
+    assert "gemma3:1b" in set(run(ip, "%ollama models")["name"])
+
+
+def test_pull_unknown_model_is_one_line(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    with capture_output() as cap, pytest.raises(UsageError) as info:
+        run(ip, "%ollama pull no-such-model-xyz")
+    assert "\n" not in str(info.value)
+    assert "✖" in cap.outputs[-1].data["text/plain"]
+
+
+def test_push(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    with capture_output() as cap:
+        try:
+            run(ip, "%ollama push llama3.2")
+        except UsageError as exc:  # the sandbox may refuse to push a library model
+            assert "\n" not in str(exc)
+            assert "✖" in cap.outputs[-1].data["text/plain"]
+            return
+    assert cap.outputs[-1].data["text/plain"].startswith("push llama3.2")
+
+
+def test_create_from_modelfile_cell(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    with capture_output() as cap:
+        run(ip, "%%ollama create pirate\nFROM llama3.2\nSYSTEM You talk like a pirate.\nPARAMETER temperature 0.3\n")
+    assert cap.outputs[-1].data["text/plain"].rstrip().endswith("success")
+    create = [r for r in ollama_sandbox.requests if r.path == "/api/create"][-1]
+    assert create.body["from"] == "llama3.2" and create.body["system"] == "You talk like a pirate."
+    assert create.body["parameters"] == {"temperature": 0.3}
+    card = run(ip, "%ollama show pirate")
+    assert "pirate" in repr(card).lower()
+    with capture_output(), pytest.raises(UsageError):
+        run(ip, "%%ollama create broken\nNOTAKEYWORD x\n")
+
+
+def test_cp_and_rm(ip: InteractiveShell, ollama_sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    run(ip, "%ollama cp llama3.2 mycopy")
+    assert "copied llama3.2 → mycopy" in capsys.readouterr().out
+    assert "mycopy:latest" in set(run(ip, "%ollama models")["name"])
+    run(ip, "%ollama rm mycopy")
+    assert "deleted mycopy" in capsys.readouterr().out
+    assert "mycopy:latest" not in set(run(ip, "%ollama models")["name"])
+    with pytest.raises(UsageError, match="mycopy"):
+        run(ip, "%ollama rm mycopy")
+    with pytest.raises(UsageError, match="required: destination"):
+        run(ip, "%ollama cp llama3.2")
+
+
+def test_embed_cell_and_from(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    ip.user_ns["w"] = "a bird flew"
+    frame = run(ip, "%%ollama embed -o emb\nthe cat sat\n\n   \nthe dog ran\n{{w}}\n")
+    assert ip.user_ns["emb"] is frame and len(frame) == 3
+    assert frame.attrs.get("model", "").startswith("all-minilm")
+    body = [r for r in ollama_sandbox.requests if r.path == "/api/embed"][-1].body
+    assert body["input"] == ["the cat sat", "the dog ran", "a bird flew"] and body["model"] == "all-minilm"
+    ip.user_ns["texts"] = ["alpha", "beta"]
+    other = run(ip, "%ollama embed nomic-embed-text --from texts -o e2")
+    assert ip.user_ns["e2"] is other and len(other) == 2
+    assert [r for r in ollama_sandbox.requests if r.path == "/api/embed"][-1].body["model"] == "nomic-embed-text"
+    run(ip, "%config OllamaMagics.embed_model = 'nomic-embed-text'")
+    third = run(ip, "%ollama embed --from texts")
+    assert third.shape[1] == other.shape[1]
+    with pytest.raises(UsageError, match="no variable named 'missing'"):
+        run(ip, "%ollama embed --from missing")
+    ip.user_ns["s"] = "one string"
+    with pytest.raises(UsageError, match="expected a list or Series of texts, got str"):
+        run(ip, "%ollama embed --from s")
+    with pytest.raises(UsageError, match="either the cell's lines or --from"):
+        run(ip, "%%ollama embed --from texts\nx\n")
+    with pytest.raises(UsageError, match="%ollama pull nosuch"):
+        run(ip, "%ollama embed nosuch --from texts")
+
+
+def test_model_and_host(ip: InteractiveShell, ollama_sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from ollama_nb._session import session
+
+    run(ip, "%ollama host")
+    assert f"host: {ollama_sandbox.url}" in capsys.readouterr().out
+    run(ip, f"%ollama host {ollama_sandbox.url}/")
+    assert session.host == f"{ollama_sandbox.url}/"
+    magics = next(c for c in ip.configurables if isinstance(c, OllamaMagics))
+    assert magics.host == session.host
+    run(ip, "%ollama model qwen3")
+    assert session.model == "qwen3" and magics.model == "qwen3"
+    with capture_output():
+        run(ip, "%%ollama\nhi")
+    assert ollama_sandbox.requests[-1].body["model"] == "qwen3"
+
+
+def test_status(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    status = run(ip, "%ollama status")
+    assert status.reachable and status.version and status.models == len(ollama_sandbox.installed())
+    assert repr(status).splitlines()[0] == f"host       {ollama_sandbox.url}"
+    down = run(ip, "%ollama status --host http://127.0.0.1:9")
+    assert not down.reachable and "Cannot reach Ollama" in down.error and ">no</td>" in down._repr_html_()
+
+
+def test_chat_listing(ip: InteractiveShell, ollama_sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    run(ip, "%ollama chat")
+    assert "no chats yet" in capsys.readouterr().out
+    with capture_output():
+        run(ip, "%%ollama llama3.2 --chat notes\nhi")
+    run(ip, "%ollama chat")
+    assert "notes: 2 messages, model llama3.2" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="cannot save chat 'notes'"):
+        run(ip, "%ollama chat notes --save /no/such/dir/x.json")
+
+
+def _widgets_available() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+
+        from ollama_nb.widgets import ChatBox, ModelPicker  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_picker_and_chatbox(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    if not _widgets_available():
+        with pytest.raises(UsageError, match="ipywidgets"):
+            run(ip, "%ollama picker")
+        return
+    from ollama_nb.widgets import ChatBox, ModelPicker
+
+    picker = run(ip, "%ollama picker")
+    box = run(ip, "%ollama chatbox notes -m qwen3")
+    try:
+        assert isinstance(picker, ModelPicker) and isinstance(box, ChatBox)
+        assert box.chat == "notes"
+    finally:
+        picker.close()
+        box.close()
