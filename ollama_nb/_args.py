@@ -293,7 +293,17 @@ def check_tools(tools: Any) -> list[dict[str, Any]] | None:
     return result
 
 
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
+_HINT_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
+               "list": "array", "tuple": "array", "dict": "object"}
+
+
+def _json_type(hint: Any) -> str:
+    """JSON-schema type of an annotation (a type or, under PEP 563, its text)."""
+    if hint is None:
+        return "string"
+    text = hint if isinstance(hint, str) else getattr(hint, "__name__", str(hint))
+    base = text.split("[")[0].split("|")[0].strip().lower().removeprefix("typing.")
+    return _HINT_TYPES.get(base, "string")
 
 
 def _tool_from_function(func: Callable[..., Any]) -> dict[str, Any]:
@@ -315,12 +325,7 @@ def _tool_from_function(func: Callable[..., Any]) -> dict[str, Any]:
     for name, param in signature.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
-        hint = hints.get(name)
-        kind = _JSON_TYPES.get(hint, hint if isinstance(hint, str) and hint in _JSON_TYPES.values() else "string")
-        if isinstance(hint, str):
-            kind = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
-                    "list": "array", "dict": "object"}.get(hint, "string")
-        properties[name] = {"type": kind}
+        properties[name] = {"type": _json_type(hints.get(name))}
         if name in arg_docs:
             properties[name]["description"] = arg_docs[name]
         if param.default is param.empty:

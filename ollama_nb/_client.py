@@ -323,9 +323,51 @@ class Client:
 
     # -- generation --------------------------------------------------------------------
     @overload
-    def generate(self, model: str, prompt: str = ..., *, stream: Literal[False] = ..., **kw: Any) -> GenerateResponse: ...
+    def generate(
+        self,
+        model: str,
+        prompt: str = ...,
+        *,
+        suffix: str | None = ...,
+        system: str | None = ...,
+        template: str | None = ...,
+        context: Iterable[int] | None = ...,
+        images: Any = ...,
+        format: Any = ...,
+        options: Mapping[str, Any] | None = ...,
+        raw: bool | None = ...,
+        keep_alive: Any = ...,
+        think: bool | str | None = ...,
+        truncate: bool | None = ...,
+        shift: bool | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
+        stream: Literal[False] = ...,
+    ) -> GenerateResponse: ...
+
     @overload
-    def generate(self, model: str, prompt: str = ..., *, stream: Literal[True], **kw: Any) -> Stream[GenerateResponse]: ...
+    def generate(
+        self,
+        model: str,
+        prompt: str = ...,
+        *,
+        suffix: str | None = ...,
+        system: str | None = ...,
+        template: str | None = ...,
+        context: Iterable[int] | None = ...,
+        images: Any = ...,
+        format: Any = ...,
+        options: Mapping[str, Any] | None = ...,
+        raw: bool | None = ...,
+        keep_alive: Any = ...,
+        think: bool | str | None = ...,
+        truncate: bool | None = ...,
+        shift: bool | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
+        stream: Literal[True],
+    ) -> Stream[GenerateResponse]: ...
+
 
     def generate(
         self,
@@ -379,9 +421,41 @@ class Client:
         return GenerateResponse(self._post("/api/generate", body, model=model))
 
     @overload
-    def chat(self, model: str, messages: Any = ..., *, stream: Literal[False] = ..., **kw: Any) -> ChatResponse: ...
+    def chat(
+        self,
+        model: str,
+        messages: Iterable[Any] = ...,
+        *,
+        tools: Any = ...,
+        format: Any = ...,
+        options: Mapping[str, Any] | None = ...,
+        keep_alive: Any = ...,
+        think: bool | str | None = ...,
+        truncate: bool | None = ...,
+        shift: bool | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
+        stream: Literal[False] = ...,
+    ) -> ChatResponse: ...
+
     @overload
-    def chat(self, model: str, messages: Any = ..., *, stream: Literal[True], **kw: Any) -> Stream[ChatResponse]: ...
+    def chat(
+        self,
+        model: str,
+        messages: Iterable[Any] = ...,
+        *,
+        tools: Any = ...,
+        format: Any = ...,
+        options: Mapping[str, Any] | None = ...,
+        keep_alive: Any = ...,
+        think: bool | str | None = ...,
+        truncate: bool | None = ...,
+        shift: bool | None = ...,
+        logprobs: bool | None = ...,
+        top_logprobs: int | None = ...,
+        stream: Literal[True],
+    ) -> Stream[ChatResponse]: ...
+
 
     def chat(
         self,
@@ -509,7 +583,9 @@ class Client:
         model = A.check_model(model)
         self._send("DELETE", "/api/delete", json_body={"model": model}, model=model).close()
 
-    def _progress(self, path: str, body: dict[str, Any], stream: bool, model: str | None) -> Any:
+    def _progress(
+        self, path: str, body: dict[str, Any], stream: bool, model: str | None
+    ) -> ProgressResponse | Stream[ProgressResponse]:
         body["stream"] = bool(stream)
         if stream:
             return self._stream(path, body, "progress", model=model)

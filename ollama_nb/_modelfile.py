@@ -84,9 +84,9 @@ def _parameter_value(name: str, text: str, lineno: int) -> Any:
         raise _error(lineno, f"PARAMETER {name} must be true or false, got {text!r}")
     if key == "stop":
         return text
-    for kind in (int, float):
+    for number in (int, float):
         try:
-            return kind(text)
+            return number(text)
         except ValueError:
             pass
     return text

@@ -230,7 +230,7 @@ class Stream(Generic[T]):
         self._buffer += data
         if b"\n" in data:
             *complete, rest = self._buffer.split(b"\n")
-            self._lines.extend(complete)
+            self._lines.extend(bytes(line) for line in complete)
             self._buffer = bytearray(rest)
 
     def _handle(self, line: bytes) -> T | None:
