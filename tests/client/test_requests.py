@@ -102,10 +102,23 @@ def test_chat_body_messages_and_tools(script_server) -> None:
         """
         return ""
 
+    def add(a: int, b: float, tags: list[str] | None = None, *, exact: bool = False) -> float:
+        """Add two numbers."""
+        return a + b
+
     with ollama_nb.Client(script_server.url) as client:
+        client.chat("m", [], tools=add)
+        (added,) = script_server.requests.pop().json["tools"]
         first = client.chat("m", [{"role": "user", "content": "hi", "images": [PNG]}])
         client.chat("m", [{"role": "user", "content": "hi"}, first.message], tools=[get_weather], format="json")
     one, two = (r.json for r in script_server.requests)
+    assert added["function"]["parameters"] == {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "number"}, "tags": {"type": "array"},
+                       "exact": {"type": "boolean"}},
+        "required": ["a", "b"],
+    }
+    assert added["function"]["description"] == "Add two numbers."
     assert one["messages"] == [{"role": "user", "content": "hi", "images": [base64.b64encode(PNG).decode()]}]
     assert one["stream"] is False and "tools" not in one
     assert two["messages"][1] == {"role": "assistant", "content": "hi"}

@@ -140,6 +140,7 @@ def test_create_copy_push_delete(client, tmp_path) -> None:
     assert "me/luigi:latest" in client.list().names
     pushed = client.push("me/luigi", stream=True)
     assert [p.status for p in pushed][-1] == "success"
+    assert client.push("me/luigi").status == "success"
     for name in ("mario", "luigi", "me/luigi"):
         client.delete(name)
     assert not {"mario:latest", "luigi:latest", "me/luigi:latest"} & set(client.list().names)
@@ -286,3 +287,21 @@ def test_keyboard_interrupt_mid_stream_closes_connection(client, ollama_sandbox)
             if index == 3:
                 raise KeyboardInterrupt
     assert _poll(lambda: any(r.path == "/api/generate" and r.disconnected for r in ollama_sandbox.requests))
+
+
+def test_request_raw(client) -> None:
+    response = client.request_raw("GET", "/api/version")
+    assert response.status_code == 200 and "version" in response.json()
+    with pytest.raises(ollama_nb.ResponseError) as info:
+        client.request_raw("GET", "/api/generate")  # wrong method: a plain-text 405
+    assert info.value.status_code in (404, 405)
+
+
+def test_bad_arguments_never_reach_the_sandbox(client, ollama_sandbox) -> None:
+    ollama_sandbox.clear_requests()
+    for call in (lambda: client.generate("", "hi"), lambda: client.embed("all-minilm", [1, 2]),
+                 lambda: client.chat("llama3.2", [], keep_alive="soon"),
+                 lambda: client.generate("llama3.2", "x", options={"num_ctx": "big"})):
+        with pytest.raises(ollama_nb.InvalidArgumentError):
+            call()
+    assert ollama_sandbox.requests == []
