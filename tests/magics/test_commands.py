@@ -177,3 +177,32 @@ def test_picker_and_chatbox(ip: InteractiveShell, ollama_sandbox: Any) -> None:
     finally:
         picker.close()
         box.close()
+
+
+def test_pull_with_the_progress_widget(ip: InteractiveShell, ollama_sandbox: Any,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a kernel with widgets the PullProgress widget is fed through the ProgressView seam."""
+    pytest.importorskip("ipywidgets")
+    from ollama_nb.widgets import PullProgress
+
+    monkeypatch.setattr(OllamaMagics, "widgets_wanted", property(lambda self: True))
+    created: list[Any] = []
+    original = PullProgress.__init__
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, text_mode=False, **kwargs)
+        created.append(self)
+
+    monkeypatch.setattr(PullProgress, "__init__", spy)
+    with capture_output() as cap:
+        run(ip, "%ollama pull gemma3:1b")
+    widget = created[0]
+    try:
+        assert "application/vnd.jupyter.widget-view+json" in cap.outputs[0].data
+        assert widget.state == "success" and widget.model == "gemma3:1b" and widget.action == "pull"
+        with capture_output(), pytest.raises(UsageError):
+            run(ip, "%ollama pull no-such-model-xyz")
+        assert created[1].state == "error"
+    finally:
+        for w in created:
+            w.close()

@@ -331,3 +331,30 @@ def test_stop_from_a_view(ip: InteractiveShell, scripted: ScriptedServer, monkey
     assert result.interrupted and pane.result is result and 0 < len(result.text) < len("".join(scripted.tokens))
     assert "⏹ interrupted" in cap.outputs[-1].data["text/plain"]
     assert scripted.disconnected.wait(5)
+
+
+def test_pane_with_the_real_stream_pane(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    """--pane shows the StreamPane widget and still keeps the answer in its own display_data."""
+    pytest.importorskip("ipywidgets")
+    from ollama_nb.widgets import StreamPane
+
+    created: list[Any] = []
+    original = StreamPane.__init__
+
+    def spy(self: Any, **kwargs: Any) -> None:
+        original(self, **kwargs)
+        created.append(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(StreamPane, "__init__", spy)
+        with capture_output() as cap:
+            run(ip, "%%ollama llama3.2 --pane\nWhy is the sky blue?")
+    pane = created[0]
+    try:
+        widget, *answer = cap.outputs
+        assert "application/vnd.jupyter.widget-view+json" in widget.data
+        final = check_sequence(answer)
+        result = ip.user_ns["_ollama"]
+        assert pane.result is result and final["text/plain"].startswith(result.text)
+    finally:
+        pane.close()
