@@ -358,3 +358,12 @@ def test_pane_with_the_real_stream_pane(ip: InteractiveShell, ollama_sandbox: An
         assert pane.result is result and final["text/plain"].startswith(result.text)
     finally:
         pane.close()
+
+
+def test_read_timeout_mid_stream_keeps_partial(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    ollama_sandbox.inject("stall", seconds=3, n=3)
+    with capture_output() as cap, pytest.raises(UsageError) as info:
+        run(ip, "%%ollama llama3.2 --timeout 0.5\nTell me about rivers")
+    assert "\n" not in str(info.value) and "tim" in str(info.value).lower()
+    result = ip.user_ns["_ollama"]
+    assert result.text and result.error and "✖" in cap.outputs[-1].data["text/plain"]
