@@ -31,6 +31,7 @@ __all__ = ["Stream"]
 T = TypeVar("T", bound=Result)
 Kind = Literal["generate", "chat", "progress"]
 _READ_SIZE = 65536
+_decode = json.JSONDecoder().decode  # on str: skips json.loads' encoding sniffing
 _TYPES: dict[str, type[Result]] = {
     "generate": GenerateResponse,
     "chat": ChatResponse,
@@ -234,12 +235,11 @@ class Stream(Generic[T]):
             self._buffer = bytearray(rest)
 
     def _handle(self, line: bytes) -> T | None:
-        line = line.strip()
-        if not line:
-            return None
         try:
-            obj = json.loads(line)
-        except ValueError:
+            obj = _decode(line.decode("utf-8"))
+        except ValueError:  # also UnicodeDecodeError
+            if not line.strip():
+                return None
             obj = None
         if not isinstance(obj, dict):
             self.close()

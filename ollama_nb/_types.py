@@ -77,8 +77,11 @@ class Result:
     _repr_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, raw: Mapping[str, Any] | None = None, **fields: Any) -> None:
-        data = dict(raw) if raw is not None else {}
-        data.update(fields)
+        if type(raw) is dict and not fields:
+            data = raw  # the decoded JSON object itself: no copy per stream chunk
+        else:
+            data = dict(raw) if raw is not None else {}
+            data.update(fields)
         object.__setattr__(self, "raw", data)
 
     def __getattr__(self, name: str) -> Any:
