@@ -104,13 +104,17 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _body(response: requests.Response) -> bytes:
+    """The body, or what could be read of it (an error body can be cut off too)."""
+    try:
+        return response.content or b""
+    except Exception:
+        return b""
+
+
 def _error_text(response: requests.Response) -> str:
     """The server's message: ``{"error": ...}``, plain text, or an HTML page's title."""
-    try:
-        body = response.content.decode("utf-8", "replace")
-    except Exception:  # the body itself failed to arrive
-        body = ""
-    stripped = body.strip()
+    stripped = _body(response).decode("utf-8", "replace").strip()
     if stripped.startswith("{"):
         try:
             data = json.loads(stripped)
@@ -266,10 +270,9 @@ class Client:
     def _raise_for(self, response: requests.Response, model: str | None, path: str) -> None:
         try:
             message = _error_text(response)
-            markup = "html" in response.headers.get("Content-Type", "").lower() or (
-                response.content.lstrip()[:1] == b"<")
-            body = None if markup or not response.content else response.content[:2000].decode(
-                "utf-8", "replace")
+            raw = _body(response)
+            markup = "html" in response.headers.get("Content-Type", "").lower() or raw.lstrip()[:1] == b"<"
+            body = None if markup or not raw else raw[:2000].decode("utf-8", "replace")
         finally:
             response.close()
         status = response.status_code

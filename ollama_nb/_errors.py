@@ -90,7 +90,7 @@ class ResponseError(OllamaError):
         self.error = _one_line(redact(str(error)))
         self.status_code = status_code
         self.body = body
-        super().__init__(f"Ollama error {status_code}: {self.error}" if status_code > 0 else self.error)
+        super().__init__(f"Ollama error {status_code}: {self.error}" if status_code >= 400 else self.error)
 
 
 class ModelNotFoundError(ResponseError):

@@ -190,3 +190,17 @@ def test_html_title_entities_are_decoded(script_server) -> None:
     with ollama_nb.Client(script_server.url) as client, pytest.raises(ollama_nb.ResponseError) as info:
         client.list()
     assert "Bad Gateway & friends" in str(info.value)
+
+
+def test_error_body_cut_off_is_still_a_response_error(script_server) -> None:
+    script_server.add("/api/chat", Reply(status=500, pieces=[b'{"error":"boom', b'"}'], chunked=True, drop_after=1))
+    with ollama_nb.Client(script_server.url) as client, pytest.raises(ollama_nb.ResponseError) as info:
+        client.chat("m", [{"role": "user", "content": "x"}])
+    assert info.value.status_code == 500
+
+
+def test_ok_status_with_bad_body_has_no_error_prefix(script_server) -> None:
+    script_server.add("/api/tags", Reply(pieces=[b"[1, 2]"]))
+    with ollama_nb.Client(script_server.url) as client, pytest.raises(ollama_nb.ResponseError) as info:
+        client.list()
+    assert str(info.value).startswith("invalid response from") and info.value.status_code == 200
