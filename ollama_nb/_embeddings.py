@@ -29,10 +29,12 @@ Columns are the integers ``0 .. dim-1``, as numpy users expect. ``.attrs`` holds
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidArgumentError, ResponseError
+from ._errors import InvalidArgumentError, ModelNotFoundError, ResponseError
 from ._session import get_client, session
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,12 +103,23 @@ def as_texts(texts: Any, what: str = "texts") -> tuple[list[str], Any]:
     for pos, value in enumerate(values):
         if not isinstance(value, str):
             label = index[pos]
+            label = label.item() if hasattr(label, "item") and not isinstance(label, str) else label
             where = f"position {pos}" + ("" if label == pos else f" (index {label!r})")
-            kind = "a missing value" if value is None or value != value else type(value).__name__
+            kind = "a missing value" if _missing(value) else type(value).__name__
             raise InvalidArgumentError(
                 f"{what}: item at {where} is {kind}, not a string; "
                 f"drop missing values with .dropna() or fill them with .fillna('') first")
     return values, index
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT or pd.NA."""
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _show_progress(progress: bool | None, batches: int) -> bool:
@@ -174,32 +187,33 @@ def embed(
         if value is not None:
             body[key] = value
     http = get_client(host, client)
-    starts = range(0, len(send), batch_size)
+    batches = [send[start:start + batch_size] for start in range(0, len(send), batch_size)]
     bar = None
-    if _show_progress(progress, len(starts)):
+    if _show_progress(progress, len(batches)):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(send), desc=f"embed {model}", unit="text")
     out: np.ndarray | None = None
+    start = 0
+    bodies = _not_found_named(_responses(http, body, batches), model)
     try:
-        for start in starts:
-            batch = send[start:start + batch_size]
-            response = http.request_raw("POST", "/api/embed", json={**body, "input": batch})
-            vectors = _vectors(response.content, len(batch), model)
+        for batch, content in zip(batches, bodies):
+            vectors = _parse(content, len(batch), model)
+            del content
             if out is None:
-                out = np.empty((n, vectors.shape[1]), dtype=np.float32)
-            elif vectors.shape[1] != out.shape[1]:
-                raise ResponseError(
-                    f"/api/embed returned {vectors.shape[1]}-dimensional vectors after "
-                    f"{out.shape[1]}-dimensional ones for model {model!r}", 200)
-            if in_order:
-                out[start:start + len(batch)] = vectors
-            else:
-                out[send_rows[start:start + len(batch)]] = vectors
+                out = np.empty((n, len(vectors[0])), dtype=np.float32)
+            rows = slice(start, start + len(batch)) if in_order else send_rows[start:start + len(batch)]
+            try:
+                out[rows] = vectors
+            except ValueError:
+                raise ResponseError(f"/api/embed returned vectors of different lengths for model "
+                                    f"{model!r} (expected {out.shape[1]} numbers each)", 200) from None
             del vectors
+            start += len(batch)
             if bar is not None:
                 bar.update(len(batch))
     finally:
+        bodies.close()  # stops the fetch thread now, even while a traceback keeps this frame
         if bar is not None:
             bar.close()
     assert out is not None
@@ -216,17 +230,74 @@ def embed(
     return frame
 
 
-def _vectors(content: bytes, expected: int, model: str) -> np.ndarray:
-    """Parse one /api/embed response body into a (expected, dim) float32 array."""
-    import numpy as np
-
+def _not_found_named(bodies: Iterator[bytes], model: str) -> Iterator[bytes]:
+    """``request_raw`` does not know the model: name it in a 404 "model not found"."""
     try:
-        data = json.loads(content)
-        vectors = np.asarray(data["embeddings"], dtype=np.float32)
+        yield from bodies
+    except ResponseError as exc:
+        if exc.status_code == 404 and "not found" in exc.error and not isinstance(exc, ModelNotFoundError):
+            raise ModelNotFoundError(model, exc.error, 404, body=exc.body) from None
+        raise
+
+
+def _responses(http: Client, body: dict[str, Any], batches: list[list[str]]) -> Iterator[bytes]:
+    """Response bodies of ``/api/embed`` for each batch, in order.
+
+    With several batches a helper thread fetches the next body while the caller parses
+    the current one (socket reads and the server's work overlap the JSON parsing). It
+    sends one request at a time, so one connection is reused throughout, and holds at
+    most one finished body ahead of the caller, so memory stays at about one batch.
+    """
+    if len(batches) == 1:
+        yield http.request_raw("POST", "/api/embed", json={**body, "input": batches[0]}).content
+        return
+    handoff: queue.Queue[tuple[bytes | None, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand(item: tuple[bytes | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                response = http.request_raw("POST", "/api/embed", json={**body, "input": batch})
+                if not hand((response.content, None)):
+                    return
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            hand((None, exc))
+
+    worker = threading.Thread(target=fetch, name="ollama_nb.embed-fetch", daemon=True)
+    worker.start()
+    try:
+        for _ in batches:
+            content, error = handoff.get()
+            if error is not None:
+                raise error
+            assert content is not None
+            yield content
+    finally:
+        stop.set()
+        worker.join(timeout=0.5)  # a request in flight finishes on its own (daemon thread)
+
+
+def _parse(content: bytes, expected: int, model: str) -> list[list[float]]:
+    """The ``embeddings`` of one /api/embed body: ``expected`` non-empty lists of numbers."""
+    try:
+        vectors = json.loads(content)["embeddings"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ResponseError(f"/api/embed returned an unreadable body for model {model!r} "
                             f"({type(exc).__name__}: {exc})", 200) from None
-    if vectors.ndim != 2 or vectors.shape[0] != expected:
-        raise ResponseError(f"/api/embed returned {len(data['embeddings'])} vectors for "
-                            f"{expected} texts (model {model!r})", 200)
+    if not isinstance(vectors, list) or len(vectors) != expected or not (
+            isinstance(vectors[0], list) and vectors[0]):
+        count = len(vectors) if isinstance(vectors, list) else type(vectors).__name__
+        raise ResponseError(f"/api/embed returned {count} vectors for {expected} texts "
+                            f"(model {model!r})", 200)
     return vectors

@@ -30,6 +30,7 @@ class ReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # like Go's server; else 40 ms per request
 
             def setup(self) -> None:
                 super().setup()
