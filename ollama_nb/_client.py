@@ -235,10 +235,21 @@ class Client:
         if stream:
             send_headers.setdefault("Accept", "application/x-ndjson")
         try:
+            # always stream at the requests level, so a body that breaks still has its status
             response = self._session.request(
-                method, url, data=body, stream=stream, timeout=(connect, read),
+                method, url, data=body, stream=True, timeout=(connect, read),
                 headers=send_headers or None, allow_redirects=True,
             )
+            if not stream:
+                try:
+                    response.content  # noqa: B018 - read the whole body now, inside this try
+                except requests.exceptions.RequestException as exc:
+                    response.close()
+                    if response.status_code < 400 or _is_timeout(exc):
+                        raise
+                    raise ResponseError(
+                        f"{response.reason or 'error'} (the error body was cut off)", response.status_code
+                    ) from None
         except requests.exceptions.ConnectTimeout:
             raise OllamaTimeout(
                 f"Timed out after {connect:g}s connecting to Ollama at {self._base_url}; "
