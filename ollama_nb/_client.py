@@ -765,16 +765,19 @@ class Client:
         return str(data.get("version", ""))
 
     def is_reachable(self, timeout: float = 2.0) -> bool:
-        """True if something answers ``HEAD /`` like Ollama; never raises."""
+        """True if the server answers ``HEAD /`` (or, behind a proxy that hides ``/``,
+        ``GET /api/version``) within ``timeout`` seconds; never raises."""
+        limits = (min(timeout, self._connect_timeout), timeout)
         try:
-            response = self._session.head(
-                self._url("/"), timeout=(min(timeout, self._connect_timeout), timeout),
-                allow_redirects=True,
-            )
-            response.close()
-            return response.status_code < 400
+            for method, path in (("HEAD", "/"), ("GET", "/api/version")):
+                response = self._session.request(method, self._url(path), timeout=limits,
+                                                 allow_redirects=True)
+                response.close()
+                if response.status_code < 400:
+                    return True
         except Exception:
-            return False
+            pass
+        return False
 
 
 def _is_loopback(url: str) -> bool:

@@ -290,3 +290,13 @@ def test_proxy_settings_do_not_capture_loopback(script_server, monkeypatch, free
     script_server.add("/api/version", Reply.json({"version": "9"}))
     with ollama_nb.Client(script_server.url) as client:
         assert client.version() == "9"
+
+
+def test_is_reachable_behind_a_proxy_that_hides_the_root(script_server) -> None:
+    script_server.add("/ollama/api/version", Reply.json({"version": "0.12.0"}))
+    with ollama_nb.Client(script_server.url + "/ollama") as client:
+        assert client.is_reachable()  # HEAD /ollama/ is a 404 here; the API answers
+    assert [(r.method, r.path) for r in script_server.requests] == [
+        ("HEAD", "/ollama/"), ("GET", "/ollama/api/version")]
+    with ollama_nb.Client(script_server.url + "/elsewhere") as client:
+        assert not client.is_reachable()
