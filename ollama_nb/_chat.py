@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ChatSession", "ChatRegistry", "chats", "encode_image"]
+__all__ = ["ChatRegistry", "ChatSession", "chats", "encode_image"]
 
 _MESSAGE_FIELDS = ("role", "content", "thinking", "images", "tool_calls", "tool_name", "tool_call_id")
 

@@ -52,10 +52,10 @@ __all__ = [
 FORMATS = ("markdown", "text", "code", "json")
 
 _LINK_SCHEMES = ("http:", "https:", "mailto:")
-_DATA_IMAGE = re.compile(r"^data:image/(?:png|jpe?g|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.I)
-_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):", re.I)
+_DATA_IMAGE = re.compile(r"^data:image/(?:png|jpe?g|gif|webp);base64,[A-Za-z0-9+/=\s]*$", re.IGNORECASE)
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
-_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
+_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
 
 _PRE_STYLE = "white-space:pre-wrap;word-break:break-word;margin:0"
 _MUTED = "color:var(--jp-ui-font-color2,#777);font-size:0.85em"

@@ -6,8 +6,16 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ollama_nb._render import (Stats, answer_bundle, escape_pre, render_markdown, safe_url,
-                               stats_line, streaming_bundle, thinking_block)
+from ollama_nb._render import (
+    Stats,
+    answer_bundle,
+    escape_pre,
+    render_markdown,
+    safe_url,
+    stats_line,
+    streaming_bundle,
+    thinking_block,
+)
 
 HOSTILE = [
     "<script>alert(1)</script>",

@@ -30,7 +30,7 @@ from ._parse import SUBCOMMANDS, split, subcommand_parser
 if TYPE_CHECKING:  # pragma: no cover
     from ._magics import OllamaMagics
 
-__all__ = ["Commands", "HELP", "ModelCard", "ServerStatus"]
+__all__ = ["HELP", "Commands", "ModelCard", "ServerStatus"]
 
 HELP = """\
 %%ollama [MODEL] [options]      prompt a model with the cell; the answer streams, then renders

@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 
 __all__ = ["interpolate"]
 
-_EXPR = re.compile(r"\{\{(.+?)\}\}", re.S)
+_EXPR = re.compile(r"\{\{(.+?)\}\}", re.DOTALL)
 
 
 def interpolate(text: str, user_ns: dict[str, Any], local_ns: Mapping[str, Any] | None = None) -> str:
@@ -28,8 +28,8 @@ def interpolate(text: str, user_ns: dict[str, Any], local_ns: Mapping[str, Any] 
         if not expr:
             return match.group(0)
         try:
-            result = eval(expr, user_ns, local_ns)  # noqa: S307 - the user's own code
-        except Exception as exc:  # any error in the user's expression
+            result = eval(expr, user_ns, local_ns)
+        except Exception as exc:  # noqa: BLE001 - any error in the user's expression
             detail = " ".join(f"{type(exc).__name__}: {exc}".split())
             raise UsageError(f"cannot interpolate {{{{{expr}}}}} ({detail}); "
                              f"fix the expression or use --no-interpolate") from None

@@ -17,16 +17,34 @@ import os
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, needs_local_scope, no_var_expand
-from traitlets import Bool, Dict, Enum, Float, Int, TraitError, Tuple, Unicode, Union, observe, validate
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+)
+from traitlets import (
+    Bool,
+    Dict,
+    Enum,
+    Float,
+    Int,
+    TraitError,
+    Tuple,
+    Unicode,
+    Union,
+    observe,
+    validate,
+)
 
 from .. import _session
 from .._chat import chats
 from ._interpolate import interpolate
-from ._parse import SUBCOMMANDS, parse_cell_line, split
+from ._parse import SUBCOMMANDS, parse_cell_line
 from ._result import OllamaResult
 
-__all__ = ["OllamaMagics", "DISPLAY_ENV"]
+__all__ = ["DISPLAY_ENV", "OllamaMagics"]
 
 DISPLAY_ENV = "OLLAMA_NB_DISPLAY"
 _SYNCED = ("host", "model", "embed_model", "timeout")
@@ -187,7 +205,6 @@ class OllamaMagics(Magics):
         client = self.client(args.host, args.timeout)
         run_request(client, request, live, lambda r: self.store(r, args.output),
                     show_stats=self.show_stats)
-        return None
 
     def _pane(self) -> Any:
         """A StreamPane widget shown above the answer (the answer itself stays a display_data)."""

@@ -20,8 +20,8 @@ __all__ = [
     "SUBCOMMANDS",
     "MagicParser",
     "parse_cell_line",
-    "parse_option",
     "parse_keep_alive",
+    "parse_option",
     "split",
     "subcommand_parser",
 ]

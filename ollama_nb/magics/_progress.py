@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["ProgressView", "TextProgress", "progress_view", "human_bytes"]
+__all__ = ["ProgressView", "TextProgress", "human_bytes", "progress_view"]
 
 
 @runtime_checkable

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
-
 from magic_helpers import ScriptedServer
+from traitlets.config import Config
 
 
 @pytest.fixture

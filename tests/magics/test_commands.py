@@ -8,8 +8,8 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-
 from magic_helpers import run
+
 from ollama_nb.magics._magics import OllamaMagics
 
 

@@ -9,13 +9,12 @@ import textwrap
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from magic_helpers import run
 from traitlets import TraitError
 
 from ollama_nb._chat import chats
 from ollama_nb._session import session
 from ollama_nb.magics._magics import OllamaMagics
-
-from magic_helpers import run
 
 
 def test_load_ext_imports_nothing_heavy() -> None:

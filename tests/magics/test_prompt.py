@@ -17,12 +17,11 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-
 from magic_helpers import ScriptedServer, run
+from test_render import live_markup
+
 from ollama_nb import Client
 from ollama_nb.magics._result import OllamaResult
-
-from test_render import live_markup  # noqa: E402  (tests/ is on sys.path)
 
 
 def outputs(cap: Any) -> list[Any]:
@@ -234,9 +233,9 @@ def test_chat_keeps_tool_calls(ip: InteractiveShell, scripted: ScriptedServer) -
 
 
 def test_unreachable_host(ip: InteractiveShell) -> None:
-    with capture_output() as cap:
-        with pytest.raises(UsageError, match=r"Cannot reach Ollama at http://127\.0\.0\.1:9.*ollama serve") as info:
-            run(ip, "%%ollama llama3.2 --host http://127.0.0.1:9\nhi")
+    unreachable = r"Cannot reach Ollama at http://127\.0\.0\.1:9.*ollama serve"
+    with capture_output() as cap, pytest.raises(UsageError, match=unreachable) as info:
+        run(ip, "%%ollama llama3.2 --host http://127.0.0.1:9\nhi")
     assert "\n" not in str(info.value)
     assert "Cannot reach Ollama" in cap.outputs[-1].data["text/plain"]  # the placeholder is finished
     assert ip.user_ns["_ollama"].error and not ip.user_ns["_ollama"].text
