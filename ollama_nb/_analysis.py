@@ -206,21 +206,17 @@ def project(emb: Any, *, texts: Any = None, labels: Any = None) -> pd.DataFrame:
     coords = np.full((len(values), 2), np.nan)
     ratio = [0.0, 0.0]
     if len(fit):
-        mean = fit.mean(axis=0, dtype=np.float64).astype(np.float32)
-        centred = fit - mean
-        cov = (centred.T @ centred).astype(np.float64)
-        eigvals, eigvecs = np.linalg.eigh(cov)                 # ascending
-        order = np.argsort(eigvals)[::-1][:2]
-        axes = eigvecs[:, order]
+        centred = fit - fit.mean(axis=0, dtype=np.float64).astype(np.float32)
+        axes, variances = _top_axes(centred, 2)
         # deterministic sign: the largest loading of each axis is positive
         signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(axes.shape[1])])
         axes = axes * np.where(signs == 0, 1, signs)
-        projected = centred.astype(np.float64) @ axes
+        projected = (centred @ axes.astype(np.float32)).astype(np.float64)
         coords[ok, : projected.shape[1]] = projected
         coords[ok, projected.shape[1]:] = 0.0
-        total = float(eigvals.clip(min=0).sum())
+        total = float(np.einsum("ij,ij->", centred, centred, dtype=np.float64))
         if total > 0:
-            ratio = [float(max(eigvals[i], 0) / total) for i in order] + [0.0] * (2 - len(order))
+            ratio = [float(v / total) for v in variances] + [0.0] * (2 - len(variances))
     frame = pd.DataFrame(coords, index=row_labels, columns=["x", "y"])
     if isinstance(emb, pd.DataFrame):
         text_series = _texts_series(emb, texts)
@@ -239,6 +235,32 @@ def project(emb: Any, *, texts: Any = None, labels: Any = None) -> pd.DataFrame:
     if isinstance(emb, pd.DataFrame) and emb.attrs.get("model"):
         frame.attrs["model"] = emb.attrs["model"]
     return frame
+
+
+#: above this many multiply-adds (rows x dims x min(rows, dims)) project() switches from
+#: an exact SVD to a randomised one (Halko et al. 2011), which needs only a few passes
+EXACT_PCA_LIMIT = 2e9
+
+
+def _top_axes(centred: np.ndarray, k: int) -> tuple[np.ndarray, list[float]]:
+    """(d x k principal axes, the variance (sum of squares) along each) of centred data."""
+    import numpy as np
+
+    n, d = centred.shape
+    k = min(k, n, d)
+    if n * d * min(n, d) <= EXACT_PCA_LIMIT:
+        _, s, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
+        return vt[:k].T, [float(v) ** 2 for v in s[:k]]
+    # randomised range finder with power iterations; the seed keeps plots stable
+    rng = np.random.default_rng(0)
+    basis = centred @ rng.standard_normal((d, k + 10)).astype(np.float32)
+    for _ in range(4):
+        basis, _ = np.linalg.qr(basis)
+        basis, _ = np.linalg.qr(centred.T @ basis)
+        basis = centred @ basis
+    basis, _ = np.linalg.qr(basis)
+    _, s, vt = np.linalg.svd((basis.T @ centred).astype(np.float64), full_matrices=False)
+    return vt[:k].T, [float(v) ** 2 for v in s[:k]]
 
 
 def _plain(text: Any, limit: int = 40, *, escape: bool = True) -> str:
