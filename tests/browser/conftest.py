@@ -138,6 +138,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory, lab_sandbox: Any) -> Iterator[
     for folder in (root, home / "workspaces", home / "settings", home / "config", home / "data",
                    home / "runtime", home / "tmp"):
         folder.mkdir(parents=True)
+    # no "get notified about Jupyter news?" toast over the notebook
+    notification = home / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     config = base / "lab_config.py"
     config.write_text(_LAB_CONFIG.format(workspaces=str(home / "workspaces"), root=str(root)))
     port = _free_port()
@@ -270,21 +274,23 @@ class NotebookPage:
         """The Playwright locator of cell ``index``."""
         return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
 
-    def wait_idle(self, timeout: float = 60.0) -> None:
-        """Wait until every cell has run (no ``[*]``) and the kernel is idle."""
+    def wait_idle(self, timeout: float = 60.0, cells: Sequence[int] | None = None) -> None:
+        """Wait until the kernel is idle, no cell is running and ``cells`` (default all) have run."""
         self.page.wait_for_function(
-            """() => {
+            """(wanted) => {
                 const panel = window.jupyterapp.shell.currentWidget;
                 const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
                 if (!kernel || kernel.status !== 'idle') return false;
                 const cells = panel.content.model.cells;
                 for (let i = 0; i < cells.length; i++) {
                     const cell = cells.get(i);
-                    if (cell.type === 'code' && (cell.executionState === 'running'
-                        || cell.executionCount === null)) return false;
+                    if (cell.type !== 'code') continue;
+                    if (cell.executionState === 'running') return false;
+                    if ((wanted === null || wanted.includes(i)) && cell.executionCount === null) return false;
                 }
                 return true;
             }""",
+            arg=None if cells is None else list(cells),
             timeout=timeout * 1000,
         )
 

@@ -1,0 +1,184 @@
+"""The widgets in a real JupyterLab page (Chromium), against the sandbox with a visible token delay.
+
+With ``OLLAMA_NB_SCREENSHOTS=docs/img`` these tests also (re)write the widget
+screenshots shown in the README and docs/widgets.md.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+PROMPT = "Why is the sky blue? Explain light, air, colour and scattering."
+LONG = 30_000  # ms: generous, the CI machine has 2 busy cores
+
+
+def _shoot(locator: Any, folder: Path | None, name: str) -> None:
+    if folder is not None:
+        locator.scroll_into_view_if_needed()
+        locator.screenshot(path=str(folder / name), animations="disabled")
+
+
+def _requests_for(lab: Any, text: str) -> list[Any]:
+    return [r for r in lab.sandbox.requests
+            if isinstance(r.body, dict) and text in str(r.body.get("prompt", ""))]
+
+
+def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, screenshot_dir: Any) -> None:
+    nb = open_notebook([
+        "from ollama_nb.widgets import StreamPane\n"
+        "pane = StreamPane()\n"
+        "display(pane)\n"
+        f"result = pane.run('llama3.2', {PROMPT!r})",
+        "print(pane.status, len(pane.text) > 50, result.done)",
+    ])
+    nb.run_all()
+    # some answer text is on screen while the pane still says it is streaming
+    nb.page.wait_for_function(
+        """() => {
+            const pane = document.querySelector('.ollama-nb-pane');
+            const pre = pane && pane.querySelector('pre');
+            return !!(pre && pre.innerText.trim().length > 10 && pane.innerText.includes('streaming'));
+        }""",
+        timeout=LONG,
+    )
+    pane = nb.page.locator(".ollama-nb-pane")
+    expect(pane.get_by_text("✔ done")).to_be_visible(timeout=LONG)
+    nb.wait_idle()
+    assert nb.text(1).strip() == "done True True"
+    # the saved record: an ordinary display output after the widget
+    kinds = [o.get("output_type") for o in nb.outputs(0)]
+    assert kinds.count("display_data") == 2
+    _shoot(pane, screenshot_dir, "pane.png")
+
+
+def test_stop_ends_background_and_async_streams(open_notebook: Any, lab: Any) -> None:
+    nb = open_notebook([
+        "from ollama_nb.widgets import StreamPane\n"
+        "bg = StreamPane()\n"
+        "display(bg)\n"
+        "future = bg.start('llama3.2', 'Background: tell me about mountains, rivers and the sea')",
+        "aw = StreamPane()\n"
+        "display(aw)\n"
+        "result = await aw.arun('llama3.2', 'Awaited: tell me about forests, deserts and glaciers')",
+        "print(bg.status, aw.status, future.result().done, result.done)",
+    ])
+    nb.run_all()
+    panes = nb.page.locator(".ollama-nb-pane")
+    for index in (0, 1):
+        pane = panes.nth(index)
+        expect(pane.locator("pre")).to_contain_text(" ", timeout=LONG)  # text is arriving
+        pane.get_by_role("button", name="Stop").click()
+        expect(pane.get_by_text("stopped (partial answer)").first).to_be_visible(timeout=LONG)
+    nb.wait_idle()
+    assert nb.text(2).strip() == "stopped stopped False False"
+    for marker in ("Background:", "Awaited:"):  # the server notices at its next write
+        deadline = time.monotonic() + 10
+        while not _requests_for(lab, marker)[0].disconnected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (request,) = _requests_for(lab, marker)
+        assert request.disconnected, f"the server should have seen the {marker} client leave"
+
+
+def test_picker_lists_the_sandbox_models_and_sets_the_default(
+        open_notebook: Any, screenshot_dir: Any) -> None:
+    nb = open_notebook([
+        "%load_ext ollama_nb\n%ollama picker",
+        "from ollama_nb._session import session\nprint('default:', session.model)",
+        "%ollama model all-minilm",
+    ])
+    nb.run_cell(0)
+    select = nb.page.locator(".jp-OutputArea select").first
+    expect(select.locator("option")).to_have_count(4, timeout=LONG)
+    values = select.locator("option").evaluate_all("os => os.map(o => o.value)")
+    assert [v.split()[0] for v in values] == ["all-minilm:latest", "llama3.2:latest",
+                                             "nomic-embed-text:latest", "qwen3:latest"]
+    assert select.evaluate("s => s.value").startswith("llama3.2:latest")
+    _shoot(nb.cell(0).locator(".jp-OutputArea-output").last, screenshot_dir, "picker.png")
+
+    select.select_option(value=values[3])  # qwen3
+    nb.page.wait_for_timeout(300)  # let the choice reach the kernel before the next cell
+    nb.run_cell(1)
+    nb.wait_idle(cells=[0, 1])
+    assert nb.text(1).strip() == "default: qwen3:latest"
+
+    nb.run_cell(2)  # %ollama model moves the picker
+    expect(select).to_have_value(values[0], timeout=LONG)
+
+
+def test_chatbox_round_trip(open_notebook: Any, screenshot_dir: Any) -> None:
+    nb = open_notebook([
+        "%load_ext ollama_nb\n%ollama chatbox lab -m llama3.2",
+        "from ollama_nb._chat import chats\n"
+        "print([m['role'] for m in chats.get('lab').messages])",
+    ])
+    nb.run_cell(0)
+    box = nb.page.locator(".ollama-nb-chatbox")
+    entry = box.get_by_placeholder("Message (Enter to send)")
+    expect(entry).to_be_visible(timeout=LONG)
+    entry.fill("Why do leaves change colour in autumn?")
+    entry.press("Enter")
+    reply = box.locator(".ollama-nb-assistant").first
+    expect(reply).to_be_visible(timeout=LONG)
+    expect(box.get_by_text("✔", exact=False).last).to_be_visible(timeout=LONG)
+    expect(box.locator(".ollama-nb-user")).to_contain_text("leaves change colour")
+    expect(entry).to_have_value("")
+    # a second turn through the Send button
+    entry.fill("And why are they green in summer?")
+    box.get_by_role("button", name="Send").click()
+    expect(box.locator(".ollama-nb-assistant")).to_have_count(2, timeout=LONG)
+    expect(box.get_by_role("button", name="Send")).to_be_enabled(timeout=LONG)
+    nb.run_cell(1)
+    nb.wait_idle(cells=[0, 1])
+    assert nb.text(1).strip() == "['user', 'assistant', 'user', 'assistant']"
+    _shoot(box, screenshot_dir, "chatbox.png")
+
+
+def test_progress_bars_for_a_pull(open_notebook: Any, screenshot_dir: Any) -> None:
+    nb = open_notebook([
+        "from ollama_nb.widgets import PullProgress\n"
+        "from ollama_nb._session import get_client\n"
+        "progress = PullProgress('gemma3:1b')\n"
+        "progress.run(get_client(), 'pull')\n"
+        "print(progress)",
+    ])
+    nb.run_all()
+    widget = nb.page.locator(".ollama-nb-progress")
+    expect(widget.get_by_text("success").first).to_be_visible(timeout=LONG)
+    nb.wait_idle()
+    assert "success" in nb.text(0)
+    expect(widget.locator(".widget-hprogress")).not_to_have_count(0)
+    _shoot(widget, screenshot_dir, "progress.png")
+
+
+def test_hostile_answers_run_no_script(open_notebook: Any, hostile: Any, page: Any) -> None:
+    page.add_init_script("window.__xss = false; window.__control = false;")
+    url = hostile.url
+    nb = open_notebook([
+        f"%load_ext ollama_nb\nHOST = {url!r}",
+        "from ollama_nb.widgets import StreamPane, ChatBox, ModelPicker\n"
+        "pane = StreamPane()\ndisplay(pane)\n"
+        "pane.run('evil', 'anything', host=HOST, think=True)",
+        f"%%ollama evil --host {url} --think\nanything",
+        "box = ChatBox('xss', model='evil', host=HOST)\ndisplay(box)\n"
+        "box.send('hi').result(timeout=30)",
+        "ModelPicker(host=HOST, bind=False)",
+        # control: unescaped markup in an HTML widget does run, so the flag would catch a leak
+        "import ipywidgets\nipywidgets.HTML('<img src=x onerror=\"window.__control=true\">')",
+    ])
+    nb.run_all()
+    nb.wait_idle(timeout=60)
+    page.wait_for_function("() => window.__control === true", timeout=LONG)
+    assert page.evaluate("() => window.__xss") is False
+    # the hostile markup is on the page as text, in the pane, the magic's output and the chat
+    shown = page.get_by_text("<script>window.__xss=true</script>", exact=False)
+    expect(shown).not_to_have_count(0)
+    for index in (1, 2, 3):
+        answer = nb.cell(index).locator(".ollama-nb-answer").first
+        expect(answer).to_contain_text("<script>window.__xss=true</script>")
+        expect(answer).to_contain_text('<img src=x onerror="window.__xss=true">')
+    assert "onerror" in page.locator(".jp-OutputArea select option").last.inner_text()
+    assert page.evaluate("() => window.__xss") is False
