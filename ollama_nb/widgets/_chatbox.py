@@ -20,7 +20,7 @@ from traitlets import Float, Unicode
 
 from .._chat import ChatSession, chats
 from .._errors import OllamaError
-from .._render import answer_bundle, escape_pre, stats_line, Stats, streaming_bundle
+from .._render import Stats, answer_bundle, escape_pre, render_markdown, stats_line, streaming_bundle
 from ._base import Throttle, error_html, in_thread, muted
 from ._picker import ModelPicker
 
@@ -46,7 +46,7 @@ def message_html(message: dict[str, Any], model: str = "") -> str:
         body = answer_bundle(content, thinking=str(message.get("thinking") or ""))["text/html"]
         return _bubble(role, model or "assistant", body)
     if role == "user":
-        return _bubble(role, "You", escape_pre(content))
+        return _bubble(role, "You", render_markdown(content))
     return _bubble(role, role or "message", escape_pre(content))
 
 
@@ -86,8 +86,9 @@ class ChatBox(w.VBox):
         stored = session.messages[0]["content"] if session.messages[:1] and \
             session.messages[0]["role"] == "system" else ""
         self.system_box.value = system if system is not None else stored
-        self.history = w.VBox(layout=w.Layout(max_height="28em", overflow="auto",
-                                              border="1px solid var(--jp-border-color2,#ddd)",
+        # no fixed height: the history grows with the output area, so the newest reply is
+        # never hidden below a scroll position the kernel cannot move
+        self.history = w.VBox(layout=w.Layout(border="1px solid var(--jp-border-color2,#ddd)",
                                               padding="0.3em"))
         self.history.add_class("ollama-nb-history")
         self.input = w.Text(placeholder="Message (Enter to send)", continuous_update=True,

@@ -74,6 +74,8 @@ class StreamPane(w.VBox):
                                     layout=w.Layout(width="auto"))
         self._body = w.HTML("", layout=w.Layout(min_height="2em"))
         self._stats = w.HTML("")
+        kwargs.setdefault("layout", w.Layout(border="1px solid var(--jp-border-color2,#ddd)",
+                                             padding="0.3em 0.6em"))
         super().__init__(children=[w.HBox([self.stop_button, self._status]), self._body,
                                    self._stats], **kwargs)
         self.add_class("ollama-nb-pane")
@@ -105,8 +107,8 @@ class StreamPane(w.VBox):
         if not isinstance(stats, Stats):
             stats = Stats.from_response(getattr(result, "response", None) or result, model=self.model)
         error = getattr(result, "error", None)
-        status = ("error" if error else "interrupted" if getattr(result, "interrupted", False)
-                  else "stopped" if self.stop_requested.is_set() else "done")
+        status = ("error" if error else "stopped" if self.stop_requested.is_set()
+                  else "interrupted" if getattr(result, "interrupted", False) else "done")
         self._end(str(getattr(result, "text", "") or ""), str(getattr(result, "thinking", "") or ""),
                   stats, status, str(error or ""), fmt=str(getattr(result, "fmt", "") or self.fmt))
 

@@ -172,11 +172,9 @@ def test_as_a_view_of_the_magic(wire: Wire) -> None:
     assert pane.status == "running"
     pane.update("Hello <b>", "")
     assert "Hello &lt;b&gt;" in pane._body.value
-    pane.stop_button.click()
-    assert pane.stop_requested.is_set()
     pane.finish(SimpleNamespace(text="Hello <b>wor", thinking="", interrupted=True, error=None,
                                 stats=Stats(model="llama3.2", eval_count=3), fmt="markdown"))
-    assert pane.status == "interrupted" and pane.text == "Hello <b>wor"
+    assert pane.status == "interrupted" and pane.text == "Hello <b>wor"  # kernel interrupt
     assert "3 tokens" in pane._stats.value
     assert repr(pane) == "StreamPane(model='llama3.2', status='interrupted', 12 chars)"
 
@@ -185,3 +183,35 @@ def test_text_repr_is_stable(wire: Wire) -> None:
     pane = StreamPane()
     bundle = pane._repr_mimebundle_()
     assert bundle["text/plain"] == "StreamPane(status='idle', 0 chars)"
+
+
+def test_stop_click_ends_the_magics_pane_stream(ollama_sandbox: Any, wire: Wire, shell: Any,
+                                                 monkeypatch: Any) -> None:
+    """%%ollama --pane: the pane is a view of the magic's stream; a handled click stops it."""
+    panes: list[StreamPane] = []
+    original = StreamPane.__init__
+
+    def remember(self: StreamPane, **kwargs: Any) -> None:
+        original(self, **kwargs)
+        panes.append(self)
+
+    monkeypatch.setattr(StreamPane, "__init__", remember)
+    ollama_sandbox.token_delay = 0.05
+    shell.run_line_magic("load_ext", "ollama_nb")
+    try:
+        def click_when_text_shows() -> None:
+            wait_for(lambda: panes and panes[0].updates >= 1, what="text in the pane")
+            frontend_event(panes[0].stop_button, "click")
+
+        clicker = threading.Thread(target=click_when_text_shows)
+        clicker.start()
+        with capture_output():
+            shell.run_cell_magic("ollama", f"llama3.2 --host {ollama_sandbox.url} --pane", PROMPT)
+        clicker.join()
+    finally:
+        shell.run_line_magic("unload_ext", "ollama_nb")
+    (pane,) = panes
+    result = shell.user_ns["_ollama"]
+    assert result.interrupted and pane.status == "stopped"
+    assert pane.text == result.text and 0 < len(pane.text)
+    wait_for(lambda: ollama_sandbox.requests[-1].disconnected, what="disconnect")
