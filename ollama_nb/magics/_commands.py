@@ -39,6 +39,7 @@ HELP = """\
     --think / --no-think / --think=LEVEL  --images VAR_OR_PATH  --raw  --keep-alive 5m
     --host URL  --timeout S  --no-stream  --format markdown|text|code|json  --pane
     --chat [NAME]  -o VAR  --no-interpolate         ({{expr}} is replaced from your namespace)
+    Put MODEL first (%%ollama MODEL --chat NAME); --images takes bytes, paths, PIL images or lists.
     The last result is _ollama (.text .thinking .json .stats .request .interrupted).
 """ + "\n".join(f"{usage}" for usage in SUBCOMMANDS.values()) + """
 Settings: %config OllamaMagics  (host, model, embed_model, timeout, update_rate,
@@ -170,8 +171,6 @@ class Commands:
                              "with the Modelfile (FROM llama3.2 ...) in the cell")
         if name == "embed" and cell is not None and args.source is not None:
             raise UsageError("use either the cell's lines or --from VAR, not both")
-        if cell is not None and name not in ("create", "embed"):
-            raise UsageError(f"{name} is a line command: %ollama {name}")  # pragma: no cover
         method = getattr(self, f"do_{name}")
         return method(args, cell)
 

@@ -11,8 +11,10 @@ re-raised so "Run All" stops).
 from __future__ import annotations
 
 import argparse
+import io
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +30,17 @@ from ._stream_display import LiveAnswer
 __all__ = ["Request", "build_request", "run_request"]
 
 
+@dataclass
 class Request:
     """Everything needed to send one prompt: endpoint, client kwargs, and bookkeeping."""
 
-    def __init__(self, endpoint: str, kwargs: dict[str, Any], record: dict[str, Any],
-                 stream: bool, fmt: str, chat: ChatSession | None, user_message: dict[str, Any] | None):
-        self.endpoint = endpoint
-        self.kwargs = kwargs
-        self.record = record
-        self.stream = stream
-        self.fmt = fmt
-        self.chat = chat
-        self.user_message = user_message
+    endpoint: str  # "generate" or "chat"
+    kwargs: dict[str, Any]  # for client.<endpoint>(**kwargs, stream=...)
+    record: dict[str, Any]  # what result.request shows (images elided)
+    stream: bool
+    fmt: str  # rendering: markdown, text, code, json
+    chat: ChatSession | None
+    user_message: dict[str, Any] | None  # added to the chat once an answer arrives
 
     @property
     def model(self) -> str:
@@ -80,6 +81,10 @@ def _images(specs: list[str], user_ns: Mapping[str, Any], local_ns: Mapping[str,
             value = path
         items = value if isinstance(value, (list, tuple)) else [value]
         for item in items:
+            if hasattr(item, "save") and not isinstance(item, (str, bytes, os.PathLike)):
+                buffer = io.BytesIO()  # a PIL image: send it as PNG
+                item.save(buffer, format="PNG")
+                item = buffer.getvalue()
             try:
                 images.append(encode_image(item))
             except (TypeError, ValueError, OSError) as exc:
@@ -174,6 +179,7 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
     try:
         if request.stream:
             stream = call(**request.kwargs, stream=True)
+            live.attach(stream)
             with stream:
                 for chunk in stream:
                     text, thinking = _chunk_parts(chunk, request.endpoint)
@@ -183,6 +189,8 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
                     if live.stop_requested:
                         result.interrupted = True
                         break
+            if final is None and stream.stopped:  # closed by a view (Stop) while reading
+                result.interrupted = True
             tool_calls = list(stream.tool_calls)
         else:
             final = call(**request.kwargs, stream=False)

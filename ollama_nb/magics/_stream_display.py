@@ -17,7 +17,10 @@ widget does): it gets ``start(model)``, throttled ``update(text, thinking)``
 with the whole answer so far, and ``finish(result)`` with the
 :class:`~ollama_nb.magics._result.OllamaResult`. A view may expose
 ``stop_requested`` (a ``threading.Event``); when it is set, the magic closes the
-stream between chunks and keeps the partial answer, as with an interrupt.
+stream between chunks and keeps the partial answer, as with an interrupt. A view
+may also define ``attach(stream)``: it then gets the live ``Stream`` and may call
+``stream.close()`` from any thread (a Stop click while the model is slow), which
+ends the read at once.
 """
 
 from __future__ import annotations
@@ -87,6 +90,13 @@ class LiveAnswer:
         self._last = self._clock()
         for view in self.views:
             view.start(model)
+
+    def attach(self, stream: Any) -> None:
+        """Hand the open stream to views that can close it (``attach(stream)``)."""
+        for view in self.views:
+            attach = getattr(view, "attach", None)
+            if callable(attach):
+                attach(stream)
 
     def feed(self, text: str = "", thinking: str = "") -> None:
         """Add a chunk; push an update if the throttle interval has passed."""

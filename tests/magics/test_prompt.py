@@ -366,3 +366,38 @@ def test_read_timeout_mid_stream_keeps_partial(ip: InteractiveShell, ollama_sand
     assert "\n" not in str(info.value) and "tim" in str(info.value).lower()
     result = ip.user_ns["_ollama"]
     assert result.text and result.error and "✖" in cap.outputs[-1].data["text/plain"]
+
+
+def test_view_closing_the_stream_ends_a_stalled_read(ip: InteractiveShell, ollama_sandbox: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A view given the stream (attach) can close it from another thread while the read blocks."""
+    from ollama_nb.magics import _magics
+
+    class Pane:
+        stop_requested = threading.Event()
+
+        def start(self, model: str) -> None:
+            pass
+
+        def attach(self, stream: Any) -> None:
+            self.timer = threading.Timer(0.3, stream.close)  # a Stop click during the stall
+            self.timer.start()
+
+        def update(self, text: str, thinking: str) -> None:
+            pass
+
+        def finish(self, result: Any) -> None:
+            self.result = result
+
+    pane = Pane()
+    monkeypatch.setattr(_magics.OllamaMagics, "_pane", lambda self: pane)
+    ollama_sandbox.inject("stall", seconds=5, n=3)
+    with capture_output() as cap:
+        run(ip, "%%ollama llama3.2 --pane\nTell me about rivers")  # no exception: a stop, not an error
+    pane.timer.join()
+    result = ip.user_ns["_ollama"]
+    assert result.interrupted and not result.error and pane.result is result
+    ollama_sandbox.clear_faults()
+    full = Client(ollama_sandbox.url).generate("llama3.2", "Tell me about rivers").response
+    assert result.text and full.startswith(result.text) and len(result.text) < len(full)
+    assert "⏹ interrupted" in cap.outputs[-1].data["text/plain"]
