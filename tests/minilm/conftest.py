@@ -41,3 +41,9 @@ def reference() -> dict:
             "normalised": data["normalised"],
             "n_tokens": data["n_tokens"],
         }
+
+
+@pytest.fixture(scope="session")
+def embedded(engine: _minilm.MiniLM, reference: dict) -> tuple:
+    """The engine's vectors and token counts for the reference texts, in one call."""
+    return engine.embed(reference["texts"])

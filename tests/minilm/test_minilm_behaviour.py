@@ -41,7 +41,7 @@ def test_truncate_false_refuses_over_the_context(engine: _minilm.MiniLM) -> None
 
 def test_batching_and_order_do_not_change_vectors(engine: _minilm.MiniLM) -> None:
     texts = ["A short one.", _LONG, "", "A medium sized sentence about rivers and lakes.",
-             "中文句子", "x"] * 7  # several batches, sorted by length internally
+             "中文句子", "x"] * 2  # sorted by length internally
     together, counts = engine.embed(texts)
     for i, text in enumerate(texts[:6]):
         alone, alone_count = engine.embed([text])
@@ -56,26 +56,26 @@ def test_no_input_gives_an_empty_result(engine: _minilm.MiniLM) -> None:
 
 
 def test_concurrent_calls_give_the_same_vectors(engine: _minilm.MiniLM) -> None:
-    work = [[f"Thread {k} sentence {i} about {w}." for i, w in enumerate("abcdefghij" * 4)]
-            + [_LONG] for k in range(4)]
+    medium = _LONG[:400]
+    work = [[f"Thread {k} sentence {i} about {w}." for i, w in enumerate("abcdefghij")]
+            + [medium] for k in range(3)]
     expected = [engine.embed(texts)[0] for texts in work]
     got: dict[int, np.ndarray] = {}
     errors: list[BaseException] = []
 
     def run(k: int) -> None:
         try:
-            for _ in range(2):
-                got[k] = engine.embed(work[k])[0]
+            got[k] = engine.embed(work[k])[0]
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
     assert not errors and not any(t.is_alive() for t in threads)
-    for k in range(4):
+    for k in range(3):
         np.testing.assert_allclose(got[k], expected[k], rtol=0, atol=2e-6)
 
 

@@ -25,9 +25,8 @@ def test_reference_covers_the_hard_cases(reference: dict) -> None:
     assert (n_tokens == 256).sum() >= 5  # several texts over the context
 
 
-def test_every_vector_matches_sentence_transformers(engine: _minilm.MiniLM,
-                                                    reference: dict) -> None:
-    vectors, _ = engine.embed(reference["texts"])
+def test_every_vector_matches_sentence_transformers(embedded: tuple, reference: dict) -> None:
+    vectors, _ = embedded
     assert vectors.dtype == np.float32 and vectors.shape == (len(reference["texts"]), 384)
     cos = _cosines(vectors, reference["pooled"])
     worst = int(cos.argmin())
@@ -40,9 +39,9 @@ def test_every_vector_matches_sentence_transformers(engine: _minilm.MiniLM,
     assert np.abs(unit - reference["normalised"]).max() < 1e-5
 
 
-def test_token_counts_are_word_pieces_without_specials(engine: _minilm.MiniLM,
+def test_token_counts_are_word_pieces_without_specials(engine: _minilm.MiniLM, embedded: tuple,
                                                        reference: dict) -> None:
-    _, counts = engine.embed(reference["texts"])
+    _, counts = embedded
     # sentence-transformers' counts include [CLS] and [SEP] and are cut at 256.
     assert counts == [int(n) - 2 for n in reference["n_tokens"]]
     assert engine.embed(["Hello world", ""])[1] == [2, 0]
