@@ -36,8 +36,8 @@ _BATCH = 32
 # Padded cells per batch: long texts go in smaller batches so the (B, 12, L, L)
 # attention scores stay a few MB.
 _BATCH_CELLS = 32 * 64
-_MASK_NEG = -1e30
-_GELU_ROWS = 32  # GELU works on row blocks that stay in cache  # additive mask for padded keys: exp() of it is exactly 0
+_MASK_NEG = -1e30  # additive mask for padded keys: exp() of it is exactly 0
+_GELU_ROWS = 32  # GELU works on row blocks that stay in cache
 
 
 def model_dir() -> Path | None:
@@ -298,7 +298,7 @@ class MiniLM:
         import numpy as np
 
         b, n = len(batch), max(len(x) for x in batch)
-        ids = np.zeros((b, n), dtype=np.intp)
+        ids = np.full((b, n), _PAD, dtype=np.intp)
         keep = np.zeros((b, n), dtype=np.float32)
         for row, x in enumerate(batch):
             ids[row, : len(x)] = x
