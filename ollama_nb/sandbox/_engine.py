@@ -336,46 +336,47 @@ def _arg_value(name: str, spec: dict[str, Any], text: str, numbers: Any, proper:
 
 # --- embeddings ---------------------------------------------------------------------------
 
-_FEATURE_CACHE: dict[tuple[str, int], dict[str, tuple[int, float]]] = {}
+_WORD_CACHE: dict[tuple[str, int], dict[str, tuple[list[int], list[float]]]] = {}
 
 
-def _features(text: str) -> list[tuple[str, float]]:
-    words = _WORD_RE.findall(text.lower())
-    feats: list[tuple[str, float]] = []
-    for word in words:
-        feats.append((word, 0.15 if word in STOPWORDS else 1.0))
-        if word not in STOPWORDS and len(word) > 3:
-            padded = f"#{word}#"
-            feats.extend((padded[i : i + 3], 0.12) for i in range(len(padded) - 2))
-    return feats or [("\x00empty", 1.0)]
+def _word_features(word: str, dims: int, key: bytes) -> tuple[list[int], list[float]]:
+    """Hashed (index, signed weight) pairs for one word and its character trigrams."""
+    feats = [(word, 0.15 if word in STOPWORDS else 1.0)]
+    if word not in STOPWORDS and len(word) > 3:
+        padded = f"#{word}#"
+        feats.extend((padded[i : i + 3], 0.12) for i in range(len(padded) - 2))
+    cols, vals = [], []
+    for feat, weight in feats:
+        h = int.from_bytes(hashlib.blake2b(feat.encode(), digest_size=8, key=key).digest(), "big")
+        cols.append(h % dims)
+        vals.append(weight if (h >> 40) & 1 else -weight)
+    return cols, vals
 
 
 def overlap_vectors(texts: Sequence[str], dims: int, salt: str) -> np.ndarray:
-    """Un-normalised float32 vectors (n x dims) by signed feature hashing."""
+    """Un-normalised float32 vectors (n x dims) by signed feature hashing of words."""
     import numpy as np
 
-    cache = _FEATURE_CACHE.setdefault((salt, dims), {})
-    if len(cache) > 500_000:
+    cache = _WORD_CACHE.setdefault((salt, dims), {})
+    if len(cache) > 200_000:
         cache.clear()
     key = salt.encode()[:64]
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
+    findall = _WORD_RE.findall
     for row, text in enumerate(texts):
-        for feat, weight in _features(text):
-            hit = cache.get(feat)
+        words = findall(text.lower()) or ["\x00empty"]
+        for word in words:
+            hit = cache.get(word)
             if hit is None:
-                h = int.from_bytes(
-                    hashlib.blake2b(feat.encode(), digest_size=8, key=key).digest(), "big"
-                )
-                hit = (h % dims, 1.0 if (h >> 40) & 1 else -1.0)
-                cache[feat] = hit
-            rows.append(row)
-            cols.append(hit[0])
-            vals.append(hit[1] * weight)
-    out = np.zeros((len(texts), dims), dtype=np.float32)
-    np.add.at(out, (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)),
-              np.asarray(vals, dtype=np.float32))
+                hit = cache[word] = _word_features(word, dims, key)
+            cols.extend(hit[0])
+            vals.extend(hit[1])
+            rows.extend([row] * len(hit[0]))
+    flat = np.asarray(rows, dtype=np.int64) * dims + np.asarray(cols, dtype=np.int64)
+    out = np.bincount(flat, weights=np.asarray(vals), minlength=len(texts) * dims)
+    out = out.astype(np.float32).reshape(len(texts), dims)
     # a fixed rotation per model makes the vectors dense (every dimension carries
     # signal, so ``dimensions`` truncation works) and keeps every cosine unchanged
     return (out @ _rotation(salt, dims)) * np.float32(2.5)

@@ -26,6 +26,9 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="sleep before every streamed token, to make streaming visible")
     parser.add_argument("--pull-delay", type=float, default=0.0, metavar="SECONDS",
                         help="sleep between pull/push progress ticks")
+    parser.add_argument("--no-minilm", action="store_true",
+                        help="embed all-minilm with the fast word-overlap engine even when the "
+                             "real all-MiniLM-L6-v2 weights are installed")
     parser.set_defaults(func=run)
     return parser
 
@@ -39,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
     try:
         sandbox = Sandbox(port=args.port, models=models, token_delay=args.token_delay,
-                          host=args.host, pull_delay=args.pull_delay)
+                          host=args.host, pull_delay=args.pull_delay,
+                          minilm=False if args.no_minilm else None)
         sandbox.start()
     except (ValueError, KeyError, OSError) as exc:
         print(f"ollama-nb sandbox: {exc}", file=sys.stderr)

@@ -454,11 +454,14 @@ class Sandbox:
     start (default: llama3.2, qwen3, all-minilm, nomic-embed-text); the rest can
     be pulled. ``token_delay`` sleeps before every streamed token, so a person can
     watch streaming. ``pull_delay`` sleeps between pull/push progress ticks.
+    ``minilm``: embed with the real all-MiniLM-L6-v2 for ``all-minilm`` (None = when
+    its weights are installed, False = always the fast word-overlap engine).
     """
 
     def __init__(self, port: int = 0, models: Sequence[str] | None = None,
                  token_delay: float = 0.0, *, host: str = "127.0.0.1",
-                 pull_delay: float = 0.0, keep_alive: float = 300.0) -> None:
+                 pull_delay: float = 0.0, keep_alive: float = 300.0,
+                 minilm: bool | None = None) -> None:
         if host not in _LOOPBACK:
             raise ValueError(f"the sandbox listens on loopback only, not {host!r}; "
                              "use 127.0.0.1 or ::1")
@@ -466,6 +469,7 @@ class Sandbox:
         self.port = port
         self.token_delay = float(token_delay)
         self.pull_delay = float(pull_delay)
+        self.minilm = minilm
         self.store = Store()
         self.faults = FaultSet()
         self._records: list[RequestRecord] = []
@@ -550,13 +554,16 @@ class Sandbox:
             if "embedding" not in m.capabilities:
                 continue
             out[m.name.shortest] = ("minilm (all-MiniLM-L6-v2, numpy)"
-                                    if m.spec.name.startswith("all-minilm") and _minilm_ok()
+                                    if self._use_minilm(m)
                                     else "word-overlap")
         return dict(sorted(out.items()))
 
-    @staticmethod
-    def _embedder(model: Any, texts: list[str], truncate: bool) -> Any:
-        if not model.spec.name.startswith("all-minilm") or not _minilm_ok():
+    def _use_minilm(self, model: Any) -> bool:
+        return (self.minilm is not False and model.spec.name.startswith("all-minilm")
+                and _minilm_ok())
+
+    def _embedder(self, model: Any, texts: list[str], truncate: bool) -> Any:
+        if not self._use_minilm(model):
             return None
         from . import _minilm  # type: ignore[attr-defined]
 
