@@ -17,7 +17,7 @@ _EXPORTS: dict[str, str] = {
     "PullProgress": "._progress",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["ChatBox", "ModelPicker", "PullProgress", "StreamPane"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._chatbox import ChatBox

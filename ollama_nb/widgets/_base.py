@@ -11,9 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TypeVar
 
-__all__ = ["Throttle", "has_widget_frontend", "in_thread", "format_bytes", "muted", "error_html"]
+__all__ = ["Throttle", "error_html", "format_bytes", "has_widget_frontend", "in_thread", "muted"]
 
 T = TypeVar("T")
 

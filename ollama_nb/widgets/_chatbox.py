@@ -20,7 +20,14 @@ from traitlets import Float, Unicode
 
 from .._chat import ChatSession, chats
 from .._errors import OllamaError
-from .._render import Stats, answer_bundle, escape_pre, render_markdown, stats_line, streaming_bundle
+from .._render import (
+    Stats,
+    answer_bundle,
+    escape_pre,
+    render_markdown,
+    stats_line,
+    streaming_bundle,
+)
 from ._base import Throttle, error_html, in_thread, muted
 from ._picker import ModelPicker
 

@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from hostile_server import HostileServer  # noqa: E402
-from recording import RecordingComm, Wire  # noqa: E402
+from hostile_server import HostileServer
+from recording import RecordingComm, Wire
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ def test_lists_local_models_with_sizes(ollama_sandbox: Any, wire: Wire) -> None:
     picker = ModelPicker(client=Client(ollama_sandbox.url))
     names = [value for _label, value in picker.dropdown.options]
     assert names == sorted(m.name for m in Client(ollama_sandbox.url).list().models)
-    labels = dict((v, k) for k, v in picker.dropdown.options)
+    labels = {v: k for k, v in picker.dropdown.options}
     assert labels["llama3.2:latest"] == "llama3.2:latest  (2.0 GB)"
     # the session default "llama3.2" is the listed "llama3.2:latest"
     assert picker.value == "llama3.2:latest" and session.model == "llama3.2"
