@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 import string
@@ -379,24 +380,27 @@ def overlap_vectors(texts: Sequence[str], dims: int, salt: str) -> np.ndarray:
     out = out.astype(np.float32).reshape(len(texts), dims)
     # a fixed rotation per model makes the vectors dense (every dimension carries
     # signal, so ``dimensions`` truncation works) and keeps every cosine unchanged
-    return (out @ _rotation(salt, dims)) * np.float32(2.5)
+    return _rotate(out, salt, dims) * np.float32(2.5)
 
 
-_ROTATIONS: dict[tuple[str, int], np.ndarray] = {}
+_ORTHO: dict[tuple[str, int], np.ndarray] = {}
 
 
-def _rotation(salt: str, dims: int) -> np.ndarray:
+def _orthogonal(salt: str, size: int) -> np.ndarray:
     import numpy as np
 
-    key = (salt, dims)
-    if key not in _ROTATIONS:
-        rng = np.random.default_rng(seed_for("rotation", salt, dims))
-        q, r = np.linalg.qr(rng.standard_normal((dims, dims)))
-        _ROTATIONS[key] = (q * np.sign(np.diag(r))).astype(np.float32)
-    return _ROTATIONS[key]
+    key = (salt, size)
+    if key not in _ORTHO:
+        rng = np.random.default_rng(seed_for("rotation", salt, size))
+        q, r = np.linalg.qr(rng.standard_normal((size, size)))
+        _ORTHO[key] = (q * np.sign(np.diag(r))).astype(np.float32)
+    return _ORTHO[key]
 
 
-def random_id(seed: int) -> str:
-    """``call_`` + 8 chars [a-z0-9], like the real tool-call ids."""
-    rng = random.Random(seed)
-    return "call_" + "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+def _rotate(x: np.ndarray, salt: str, dims: int) -> np.ndarray:
+    """Multiply by the orthogonal Kronecker product A (x) B, A and B small (fast, dense)."""
+    d1 = max(k for k in range(1, math.isqrt(dims) + 1) if dims % k == 0)
+    d2 = dims // d1
+    a, b = _orthogonal(salt + "/a", d1), _orthogonal(salt + "/b", d2)
+    y = a @ x.reshape(len(x), d1, d2) @ b.T
+    return y.reshape(len(x), dims)
