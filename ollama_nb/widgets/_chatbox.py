@@ -70,6 +70,9 @@ class ChatBox(w.VBox):
         A system prompt (also editable in the box).
     client, host:
         Where to send requests; by default the session's client.
+    think, options:
+        Passed to every chat request (``think=True`` shows the model's thinking,
+        collapsed; ``options={"temperature": 0}``).
     """
 
     chat = Unicode("default", help="Name of the shared conversation (as in %%ollama --chat NAME).")
@@ -77,8 +80,10 @@ class ChatBox(w.VBox):
     interval = Float(0.1, min=0.0, help="Minimum seconds between two live updates of a reply.")
 
     def __init__(self, chat: str = "default", *, model: str | None = None, system: str | None = None,
-                 client: Any = None, host: str | None = None, **kwargs: Any) -> None:
+                 client: Any = None, host: str | None = None, think: bool | str | None = None,
+                 options: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self._client, self._host = client, host
+        self.request_options: dict[str, Any] = {"think": think, "options": options}
         self.stop_requested = threading.Event()
         self._stream: Any = None
         self._lock = threading.Lock()
@@ -190,7 +195,8 @@ class ChatBox(w.VBox):
 
         stream = None
         try:
-            stream = get_client(self._host, self._client).chat(model, messages, stream=True)
+            extra = {k: v for k, v in self.request_options.items() if v is not None}
+            stream = get_client(self._host, self._client).chat(model, messages, stream=True, **extra)
             with self._lock:
                 self._stream = stream
             if self.stop_requested.is_set():

@@ -131,7 +131,7 @@ class StreamPane(w.VBox):
         ``/api/generate``; other keyword arguments go to the client call (``system``,
         ``options``, ``think``, ...). Errors are raised after the pane shows them.
         """
-        self._begin(model)
+        self._claim(model)
         try:
             stream = self._open(model, prompt, messages, client, host, options)
         except BaseException as exc:
@@ -146,7 +146,7 @@ class StreamPane(w.VBox):
 
         The kernel's event loop stays free, so ipykernel >= 7.4 handles Stop at once.
         """
-        self._begin(model)
+        self._claim(model)
         future = in_thread(
             lambda: self.consume(self._open(model, prompt, messages, client, host, options),
                                  model=model, record=False, begin=False),
@@ -165,7 +165,7 @@ class StreamPane(w.VBox):
 
     def _start_background(self, model: str, prompt: str | None = None, *, messages: Any = None,
                           client: Any = None, host: str | None = None, **options: Any) -> Future[Any]:
-        self._begin(model)
+        self._claim(model)
 
         def work() -> Any:
             try:
@@ -231,6 +231,13 @@ class StreamPane(w.VBox):
         return self.result
 
     # -- state changes ----------------------------------------------------------------------
+    def _claim(self, model: str) -> None:
+        """Begin a request of our own; one answer at a time per pane."""
+        if self.status in ("running", "stopping"):
+            raise RuntimeError("this StreamPane is still streaming an answer: press Stop "
+                               "(or pane.stop()) first, or use another pane")
+        self._begin(model)
+
     def _begin(self, model: str) -> None:
         self.stop_requested.clear()
         self.updates = 0

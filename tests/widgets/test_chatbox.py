@@ -47,13 +47,17 @@ def test_send_button_continues_the_conversation(ollama_sandbox: Any, wire: Wire)
     assert len(box.history.children) == 4
 
 
-def test_system_prompt_goes_first(ollama_sandbox: Any, wire: Wire) -> None:
-    box = ChatBox("t3", model="llama3.2", client=Client(ollama_sandbox.url))
+def test_system_prompt_and_options_go_with_the_request(ollama_sandbox: Any, wire: Wire) -> None:
+    box = ChatBox("t3", model="qwen3", client=Client(ollama_sandbox.url), think=True,
+                  options={"temperature": 0})
     frontend_update(box.system_box, value="Answer like a pirate.")
     box.send("hello").result(timeout=10)
-    sent = ollama_sandbox.requests[-1].body["messages"]
-    assert sent[0] == {"role": "system", "content": "Answer like a pirate."}
+    body = ollama_sandbox.requests[-1].body
+    assert body["messages"][0] == {"role": "system", "content": "Answer like a pirate."}
+    assert body["think"] is True and body["options"] == {"temperature": 0}
     assert len(box.history.children) == 2  # the system prompt is not a bubble
+    thinking = chats.get("t3").messages[-1]["thinking"]
+    assert thinking and "<details" in box.history.children[1].value
 
 
 def test_stop_ends_the_reply_and_keeps_the_partial_text(ollama_sandbox: Any, wire: Wire) -> None:

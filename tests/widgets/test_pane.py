@@ -215,3 +215,36 @@ def test_stop_click_ends_the_magics_pane_stream(ollama_sandbox: Any, wire: Wire,
     assert result.interrupted and pane.status == "stopped"
     assert pane.text == result.text and 0 < len(pane.text)
     wait_for(lambda: ollama_sandbox.requests[-1].disconnected, what="disconnect")
+
+
+def test_kernel_interrupt_keeps_the_partial_answer(ollama_sandbox: Any, wire: Wire, shell: Any) -> None:
+    """A real SIGINT (what kernel interrupt sends) mid-stream: socket closed, partial kept, re-raised."""
+    import os
+    import signal
+
+    ollama_sandbox.token_delay = 0.05
+    pane = StreamPane(interval=0.05)
+
+    def interrupt_when_text_shows() -> None:
+        wait_for(lambda: pane.updates >= 1, what="text in the pane")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt_when_text_shows)
+    interrupter.start()
+    with capture_output() as captured, pytest.raises(KeyboardInterrupt):
+        pane.run("llama3.2", PROMPT, client=Client(ollama_sandbox.url))
+    interrupter.join()
+    assert pane.status == "interrupted" and pane.text
+    wait_for(lambda: ollama_sandbox.requests[-1].disconnected, what="disconnect")
+    (output,) = captured.outputs
+    assert "interrupted" in output.data["text/plain"] and pane.text in output.data["text/plain"]
+
+
+def test_one_answer_at_a_time(ollama_sandbox: Any, wire: Wire) -> None:
+    ollama_sandbox.token_delay = 0.05
+    pane = StreamPane(record=False)
+    future = pane.start("llama3.2", PROMPT, client=Client(ollama_sandbox.url))
+    with pytest.raises(RuntimeError, match="still streaming"):
+        pane.run("llama3.2", "again", client=Client(ollama_sandbox.url))
+    pane.stop()
+    assert future.result(timeout=10).done is False
