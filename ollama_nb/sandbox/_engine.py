@@ -404,3 +404,9 @@ def _rotate(x: np.ndarray, salt: str, dims: int) -> np.ndarray:
     a, b = _orthogonal(salt + "/a", d1), _orthogonal(salt + "/b", d2)
     y = a @ x.reshape(len(x), d1, d2) @ b.T
     return y.reshape(len(x), dims)
+
+
+def random_id(seed: int) -> str:
+    """``call_`` + 8 chars [a-z0-9], like the real tool-call ids."""
+    rng = random.Random(seed)
+    return "call_" + "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(8))

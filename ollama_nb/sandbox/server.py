@@ -241,6 +241,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             if self._record is not None:
                 self._record.disconnected = True
+        except Exception as exc:  # noqa: BLE001 - a sandbox bug must reach the client
+            self.close_connection = True
+            if self._record is None or self._record.status is None:
+                with contextlib.suppress(_ClientGone):
+                    self._send_json(500, {"error": f"sandbox internal error: {exc!r}"})
+            else:
+                self._drop()
+            raise
 
     @staticmethod
     def _route(path: str) -> str | None:
