@@ -6,10 +6,10 @@ It works everywhere, including in saved notebooks.
 
 Widget seam: :func:`progress_view` shows ``ollama_nb.widgets.PullProgress(model, action)``
 when widgets are wanted (a kernel with a frontend, ``OllamaMagics.use_widgets``) and
-importable, wrapped so that it speaks :class:`ProgressView`: ``update(chunk)`` for
-each progress object from the server (``status``, ``digest``, ``total``,
-``completed``) and ``close(error=None, interrupted=False)`` once at the end
-(mapped to the widget's ``feed`` / ``finish``).
+importable; it speaks :class:`ProgressView` itself: ``update(chunk)`` for each
+progress object from the server (``status``, ``digest``, ``total``, ``completed``)
+and ``close(error=None, interrupted=False)`` once at the end (the widget then also
+leaves a one-line text record, since widget state is not saved in notebooks).
 """
 
 from __future__ import annotations
@@ -114,19 +114,6 @@ class TextProgress:
         self._send()
 
 
-class _WidgetProgress:
-    """Adapts the PullProgress widget (``feed``/``finish``) to :class:`ProgressView`."""
-
-    def __init__(self, widget: Any) -> None:
-        self.widget = widget
-
-    def update(self, chunk: Any) -> None:
-        self.widget.feed(chunk)
-
-    def close(self, error: str | None = None, interrupted: bool = False) -> None:
-        self.widget.finish(error="interrupted" if interrupted else error)
-
-
 def progress_view(action: str, model: str, *, live: bool, rate: float, widgets: bool) -> ProgressView:
     """The PullProgress widget when ``widgets`` and importable, else :class:`TextProgress`."""
     if widgets and live:
@@ -141,5 +128,5 @@ def progress_view(action: str, model: str, *, live: bool, rate: float, widgets: 
 
             widget = PullProgress(model, action)
             display(widget)
-            return _WidgetProgress(widget)
+            return widget  # it implements ProgressView (update / close)
     return TextProgress(f"{action} {model}", live=live, rate=rate)

@@ -93,19 +93,20 @@ def test_cp_and_rm(ip: InteractiveShell, ollama_sandbox: Any, capsys: pytest.Cap
 
 
 def test_embed_cell_and_from(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    # nomic-embed-text is the sandbox's fast hashing embedder (all-minilm runs a real network)
+    run(ip, "%config OllamaMagics.embed_model = 'nomic-embed-text'")
     ip.user_ns["w"] = "a bird flew"
     frame = run(ip, "%%ollama embed -o emb\nthe cat sat\n\n   \nthe dog ran\n{{w}}\n")
     assert ip.user_ns["emb"] is frame and len(frame) == 3
-    assert frame.attrs.get("model", "").startswith("all-minilm")
+    assert frame.attrs.get("model", "").startswith("nomic-embed-text")
     body = [r for r in ollama_sandbox.requests if r.path == "/api/embed"][-1].body
-    assert body["input"] == ["the cat sat", "the dog ran", "a bird flew"] and body["model"] == "all-minilm"
+    assert body["input"] == ["the cat sat", "the dog ran", "a bird flew"]
+    assert body["model"] == "nomic-embed-text"
     ip.user_ns["texts"] = ["alpha", "beta"]
-    other = run(ip, "%ollama embed nomic-embed-text --from texts -o e2")
-    assert ip.user_ns["e2"] is other and len(other) == 2
-    assert [r for r in ollama_sandbox.requests if r.path == "/api/embed"][-1].body["model"] == "nomic-embed-text"
-    run(ip, "%config OllamaMagics.embed_model = 'nomic-embed-text'")
-    third = run(ip, "%ollama embed --from texts")
-    assert third.shape[1] == other.shape[1]
+    other = run(ip, "%ollama embed nomic-embed-text:latest --from texts -o e2")
+    assert ip.user_ns["e2"] is other and len(other) == 2 and other.shape[1] == frame.shape[1]
+    assert [r for r in ollama_sandbox.requests if r.path == "/api/embed"][-1].body["model"] == "nomic-embed-text:latest"
+    assert len(run(ip, "%ollama embed --from texts")) == 2
     with pytest.raises(UsageError, match="no variable named 'missing'"):
         run(ip, "%ollama embed --from missing")
     ip.user_ns["s"] = "one string"
@@ -205,4 +206,4 @@ def test_pull_with_the_progress_widget(ip: InteractiveShell, ollama_sandbox: Any
         assert created[1].state == "error"
     finally:
         for w in created:
-            w.close()
+            getattr(w, "widget", w).close()
