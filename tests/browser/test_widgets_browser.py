@@ -34,6 +34,8 @@ def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, screenshot
         "display(pane)\n"
         f"result = pane.run('llama3.2', {PROMPT!r})",
         "print(pane.status, len(pane.text) > 50, result.done)",
+        "%load_ext ollama_nb",
+        "%%ollama llama3.2 --pane\nTell me about the moon and the tides.",
     ])
     nb.run_all()
     # some answer text is on screen while the pane still says it is streaming
@@ -45,7 +47,7 @@ def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, screenshot
         }""",
         timeout=LONG,
     )
-    pane = nb.page.locator(".ollama-nb-pane")
+    pane = nb.cell(0).locator(".ollama-nb-pane")
     expect(pane.get_by_text("✔ done")).to_be_visible(timeout=LONG)
     nb.wait_idle()
     assert nb.text(1).strip() == "done True True"
@@ -53,6 +55,11 @@ def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, screenshot
     kinds = [o.get("output_type") for o in nb.outputs(0)]
     assert kinds.count("display_data") == 2
     _shoot(pane, screenshot_dir, "pane.png")
+    # %%ollama --pane: the magic streams into a pane of its own and keeps its display output
+    expect(nb.cell(3).locator(".ollama-nb-pane").get_by_text("✔ done")).to_be_visible(timeout=LONG)
+    answers = nb.cell(3).locator(".ollama-nb-answer")  # the pane's and the display output's
+    expect(answers).to_have_count(2)
+    expect(answers.last).to_contain_text("moon")
 
 
 def test_stop_ends_background_and_async_streams(open_notebook: Any, lab: Any) -> None:
