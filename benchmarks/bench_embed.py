@@ -26,7 +26,6 @@ import gc
 import json
 import multiprocessing as mp
 import platform
-import statistics
 import sys
 import time
 import tracemalloc
@@ -96,8 +95,7 @@ def _serve(dim: int, port_queue: Any) -> None:
 
 # -- the contenders ----------------------------------------------------------------------
 def _texts(n: int) -> list[str]:
-    words = ("battery screen camera price delivery sound keyboard charger case support "
-             "fast slow great poor cheap broken loud quiet bright dim").split()
+    words = ["battery", "screen", "camera", "price", "delivery", "sound", "keyboard", "charger", "case", "support", "fast", "slow", "great", "poor", "cheap", "broken", "loud", "quiet", "bright", "dim"]
     return [f"review {i}: the {words[i % 10]} is {words[10 + (i * 7) % 10]} and "
             f"{words[(i * 3) % 10]} {words[10 + (i * 11) % 10]}" for i in range(n)]
 
@@ -129,13 +127,14 @@ def run_legacy(url: str, texts: list[str], batch: int) -> Any:
     return out
 
 
-def _timed(fn: Callable[[], Any]) -> float:
+def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process, all threads)."""
     gc.collect()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    elapsed = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     del result
-    return elapsed
+    return wall, cpu
 
 
 def _peak(fn: Callable[[], Any]) -> tuple[int, Any]:
@@ -179,12 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         run_official(url, texts[: args.n % args.batch_size or args.batch_size], args.batch_size)
         run_legacy(url, texts[:10], args.batch_size)
 
-        times: dict[str, list[float]] = {"ollama_nb": [], "official": [], "legacy": []}
-        for _ in range(args.repeat):
+        times: dict[str, list[tuple[float, float]]] = {"ollama_nb": [], "official": [], "legacy": []}
+        scale = args.n / legacy_n
+        for _ in range(args.repeat):  # interleaved, so load changes hit all three alike
             times["ollama_nb"].append(_timed(lambda: run_ollama_nb(url, texts, args.batch_size)))
             times["official"].append(_timed(lambda: run_official(url, texts, args.batch_size)))
-        times["legacy"].append(_timed(lambda: run_legacy(url, texts[:legacy_n], args.batch_size))
-                               * args.n / legacy_n)
+            wall, cpu_s = _timed(lambda: run_legacy(url, texts[:legacy_n], args.batch_size))
+            times["legacy"].append((wall * scale, cpu_s * scale))
 
         peak_nb, frame = _peak(lambda: run_ollama_nb(url, texts, args.batch_size))
         matrix = args.n * args.dim * 4
@@ -204,19 +204,22 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.join(10)
 
-    best = {k: min(v) for k, v in times.items()}
+    best = {k: min(w for w, _ in v) for k, v in times.items()}
+    cpu = {k: min(c for _, c in v) for k, v in times.items()}
     limit = 2 * matrix + one_batch
     print(f"## embed: {args.n:,} texts x {args.dim} dims, batches of {args.batch_size}")
     print()
     print(f"Python {platform.python_version()}, {platform.machine()}, "
-          f"numpy {np.__version__}, best of {args.repeat} "
-          f"(legacy loop: 1 run{'' if legacy_n == args.n else f' of {legacy_n:,} texts, extrapolated'})")
+          f"numpy {np.__version__}, best of {args.repeat}"
+          f"{'' if legacy_n == args.n else f' (legacy loop: {legacy_n:,} texts, extrapolated)'}; "
+          f"CPU = this process, all threads (the server runs in another process)")
     print()
-    print("| contender | time | ratio to ollama_nb |")
-    print("|---|---|---|")
+    print("| contender | wall | wall ratio | CPU | CPU ratio |")
+    print("|---|---|---|---|---|")
     for key, label in (("ollama_nb", "ollama_nb.embed"), ("official", "(a) ollama.Client.embed, same batches"),
                        ("legacy", "(b) per-text /api/embeddings loop")):
-        print(f"| {label} | {best[key]:.2f} s | {best[key] / best['ollama_nb']:.1f}x |")
+        print(f"| {label} | {best[key]:.2f} s | {best[key] / best['ollama_nb']:.2f}x "
+              f"| {cpu[key]:.2f} s | {cpu[key] / cpu['ollama_nb']:.2f}x |")
     print()
     print("| memory | value |")
     print("|---|---|")
@@ -229,10 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| result DataFrame (memory_usage deep, with index) | {_mb(result_bytes)} = "
           f"{result_bytes / matrix:.3f}x matrix; one C-contiguous float32 block: {shares} |")
     print()
-    ok = (best["ollama_nb"] <= best["official"] and best["legacy"] >= 10 * best["ollama_nb"]
-          and peak_nb < limit)
-    print(f"targets (<= (a), >= 10x faster than (b), peak < limit): {'met' if ok else 'NOT met'}")
-    return 0 if ok else 1
+    verdict = {
+        "no slower than (a), wall": best["ollama_nb"] <= best["official"],
+        "no slower than (a), CPU": cpu["ollama_nb"] <= cpu["official"],
+        ">= 10x faster than (b), wall": best["legacy"] >= 10 * best["ollama_nb"],
+        ">= 10x faster than (b), CPU": cpu["legacy"] >= 10 * cpu["ollama_nb"],
+        "peak < 2 x matrix + one batch": peak_nb < limit,
+    }
+    for name, ok in verdict.items():
+        print(f"- {name}: {'met' if ok else 'NOT met'}")
+    return 0 if all(verdict.values()) else 1
 
 
 if __name__ == "__main__":

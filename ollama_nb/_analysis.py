@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._client import Client
 
-__all__ = ["similarity", "nearest", "project", "plot_projection"]
+__all__ = ["nearest", "plot_projection", "project", "similarity"]
 
 
 def _matrix(x: Any, what: str) -> tuple[np.ndarray, Any]:

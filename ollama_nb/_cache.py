@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AnswerCache", "default_cache_dir", "cache_key"]
+__all__ = ["AnswerCache", "cache_key", "default_cache_dir"]
 
 FILENAME = "map_prompts.sqlite3"
 

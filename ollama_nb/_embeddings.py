@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidArgumentError, ModelNotFoundError, ResponseError
@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._client import Client
 
-__all__ = ["embed", "as_texts", "SharedTexts", "DEFAULT_BATCH_SIZE"]
+__all__ = ["DEFAULT_BATCH_SIZE", "SharedTexts", "as_texts", "embed"]
 
 DEFAULT_BATCH_SIZE = 128
 #: a progress bar is shown (progress=None) when the texts need more batches than this
@@ -230,7 +230,7 @@ def embed(
     return frame
 
 
-def _not_found_named(bodies: Iterator[bytes], model: str) -> Iterator[bytes]:
+def _not_found_named(bodies: Generator[bytes, None, None], model: str) -> Generator[bytes, None, None]:
     """``request_raw`` does not know the model: name it in a 404 "model not found"."""
     try:
         yield from bodies
@@ -240,7 +240,8 @@ def _not_found_named(bodies: Iterator[bytes], model: str) -> Iterator[bytes]:
         raise
 
 
-def _responses(http: Client, body: dict[str, Any], batches: list[list[str]]) -> Iterator[bytes]:
+def _responses(http: Client, body: dict[str, Any], batches: list[list[str]]
+               ) -> Generator[bytes, None, None]:
     """Response bodies of ``/api/embed`` for each batch, in order.
 
     With several batches a helper thread fetches the next body while the caller parses
@@ -271,7 +272,7 @@ def _responses(http: Client, body: dict[str, Any], batches: list[list[str]]) -> 
                 response = http.request_raw("POST", "/api/embed", json={**body, "input": batch})
                 if not hand((response.content, None)):
                     return
-        except BaseException as exc:  # handed to the caller's thread, raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
             hand((None, exc))
 
     worker = threading.Thread(target=fetch, name="ollama_nb.embed-fetch", daemon=True)

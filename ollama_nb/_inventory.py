@@ -13,6 +13,7 @@ locally). Microsecond resolution, because ``keep_alive=-1`` gives an ``expires``
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._client import Client
 
-__all__ = ["models", "running", "human_size"]
+__all__ = ["human_size", "models", "running"]
 
 # column -> dtype ("datetime" = UTC, microseconds)
 _MODEL_COLUMNS: dict[str, str] = {
@@ -60,9 +61,9 @@ _RUNNING_COLUMNS: dict[str, str] = {
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
-def human_size(n: int | float | None) -> str:
+def human_size(n: float | None) -> str:
     """``2019393189`` -> ``"2.0 GB"`` (decimal units, as `ollama list` prints them)."""
-    if n is None or n != n:  # None or NaN
+    if n is None or math.isnan(n):
         return ""
     value = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):

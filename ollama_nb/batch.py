@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._client import Client
 
-__all__ = ["map_prompts", "MapPromptsWarning", "ERROR_PREFIX"]
+__all__ = ["ERROR_PREFIX", "MapPromptsWarning", "map_prompts"]
 
 ERROR_PREFIX = "[error] "
 _FIELD = re.compile(r"\{\{\s*(.*?)\s*\}\}")
@@ -67,7 +67,7 @@ def _fields(data: Any) -> tuple[Any, dict[str, list[Any]]]:
         if data.name is not None:
             fields.setdefault(str(data.name), values)
         index = data.index
-    elif isinstance(data, (str, bytes)) or isinstance(data, Mapping) or not hasattr(data, "__iter__"):
+    elif isinstance(data, (str, bytes, Mapping)) or not hasattr(data, "__iter__"):
         raise InvalidArgumentError(
             f"data: expected a DataFrame, Series or list, got {type(data).__name__}")
     else:
@@ -79,14 +79,14 @@ def _fields(data: Any) -> tuple[Any, dict[str, list[Any]]]:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return ""
+    """A template value as text; missing values (None, NaN, NaT, pd.NA) are empty."""
+    import pandas as pd
+
     try:
-        if value != value:  # NaN, NaT, pd.NA raise or compare unequal
-            return ""
-    except (TypeError, ValueError):
-        return ""
-    return str(value)
+        missing = bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like values: not missing
+        missing = False
+    return "" if missing else str(value)
 
 
 def render(template: str, data: Any) -> tuple[Any, list[str]]:
@@ -101,8 +101,9 @@ def render(template: str, data: Any) -> tuple[Any, list[str]]:
         raise InvalidArgumentError(
             f"template refers to {{{{{unknown[0]}}}}}, which is not a column; available: {known}")
     columns = {name: [_cell(v) for v in fields[name]] for name in names}
+    pieces = _FIELD.split(template)  # literal, name, literal, name, ..., literal
     prompts = [
-        _FIELD.sub(lambda m, row=row: columns[m.group(1)][row], template)
+        "".join(piece if i % 2 == 0 else columns[piece][row] for i, piece in enumerate(pieces))
         for row in range(len(index))
     ]
     return index, prompts
@@ -198,7 +199,6 @@ def map_prompts(
     ``cache=False`` neither reads nor writes the answer cache. See the module
     docstring for templates, failures and interrupts.
     """
-    import pandas as pd
 
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise InvalidArgumentError(f"concurrency must be a positive integer, got {concurrency!r}")

@@ -16,4 +16,4 @@ from ._analysis import nearest, plot_projection, project, similarity
 from ._embeddings import embed
 from ._inventory import models, running
 
-__all__ = ["models", "running", "embed", "similarity", "nearest", "project", "plot_projection"]
+__all__ = ["embed", "models", "nearest", "plot_projection", "project", "running", "similarity"]

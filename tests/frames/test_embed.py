@@ -84,7 +84,8 @@ def test_dataframe_column_and_one_column_frame(client) -> None:
 
 
 def test_empty_input_sends_nothing(ollama_sandbox, client) -> None:
-    for empty in ([], pd.Series([], dtype=object), pd.Series([], dtype="string")):
+    empties: list[object] = [[], pd.Series([], dtype=object), pd.Series([], dtype="string")]
+    for empty in empties:
         emb = onb.embed(empty, model=MODEL, client=client)
         assert emb.shape == (0, 0) and emb.attrs["model"] == MODEL
     assert embed_requests(ollama_sandbox) == []

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
-import pytest
 
 import ollama_nb as onb
 from ollama_nb._inventory import human_size
