@@ -101,15 +101,21 @@ class Stream(Generic[T]):
         self._finalizer = weakref.finalize(self, _hard_close, response)
 
     # -- accumulated state -------------------------------------------------------------
+    @staticmethod
+    def _joined(parts: list[str]) -> str:
+        if len(parts) > 1:  # keep it joined, so reading it after every chunk stays cheap
+            parts[:] = ["".join(parts)]
+        return parts[0] if parts else ""
+
     @property
     def text(self) -> str:
         """The answer so far (``response`` / ``message.content`` joined)."""
-        return "".join(self._text)
+        return self._joined(self._text)
 
     @property
     def thinking(self) -> str:
         """The thinking so far ("" if the model did not think)."""
-        return "".join(self._thinking)
+        return self._joined(self._thinking)
 
     @property
     def tool_calls(self) -> list[ToolCall]:
