@@ -151,6 +151,13 @@ def nearest(
         raise InvalidArgumentError(f"emb must be the DataFrame embed() returned, got {type(emb).__name__}")
     values, labels = _matrix(emb, "emb")
     dim = values.shape[1]
+    text_series = _texts_series(emb, texts)
+    if not len(values):  # nothing to rank: no need to embed the query
+        empty = pd.DataFrame({"rank": pd.Series([], dtype=np.int64),
+                              "score": pd.Series([], dtype=np.float64)}, index=labels[:0])
+        if text_series is not None:
+            empty["text"] = pd.Series([], dtype="string")
+        return empty
     if isinstance(query, str) or (isinstance(query, (list, tuple, pd.Series))
                                   and len(query) and all(isinstance(q, str) for q in query)):
         use = model or emb.attrs.get("model")
@@ -170,7 +177,6 @@ def nearest(
         if qvec.shape[1] != dim:
             raise InvalidArgumentError(f"query vector has {qvec.shape[1]} dimensions, emb has {dim}")
     scores = _unit_rows(qvec) @ _unit_rows(values).T           # (queries, rows)
-    text_series = _texts_series(emb, texts)
     top = min(k, len(values))
     parts = []
     for qi, row in enumerate(scores):

@@ -183,3 +183,25 @@ def test_project_randomised_path_matches_exact(monkeypatch) -> None:
                                atol=1e-3 * np.abs(exact["x"]).max())
     np.testing.assert_allclose(fast.attrs["explained_variance_ratio"],
                                exact.attrs["explained_variance_ratio"], atol=1e-4)
+
+
+def test_empty_and_plain_list_inputs(ollama_sandbox, client) -> None:
+    empty = onb.embed([], model=MODEL, client=client)
+    ollama_sandbox.clear_requests()
+    assert onb.similarity(empty).shape == (0, 0)
+    hits = onb.nearest(empty, "anything", client=client)
+    assert len(hits) == 0 and list(hits.columns) == ["rank", "score", "text"]
+    assert ollama_sandbox.requests == []  # nothing to rank, nothing asked
+    proj = onb.project(empty)
+    assert proj.shape == (0, 3) and list(proj.columns) == ["x", "y", "text"]
+    sim = onb.similarity([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    np.testing.assert_allclose(sim.to_numpy()[2], [2 ** -0.5, 2 ** -0.5, 1.0], atol=1e-6)
+    proj = onb.project([[0.0, 0.0, 1.0], [2.0, 0.0, 1.0], [4.0, 1.0, 1.0]], texts=["a", "b", "c"])
+    assert proj["text"].tolist() == ["a", "b", "c"] and proj["x"].is_monotonic_increasing
+
+
+def test_duplicate_texts_rank_together(client) -> None:
+    emb = onb.embed(pd.Series(["solar panels", "wind farms", "solar panels"], index=[3, 1, 2]),
+                    model=MODEL, client=client)
+    hits = onb.nearest(emb, "solar panels", k=2, client=client)
+    assert sorted(hits.index) == [2, 3] and hits["score"].tolist() == pytest.approx([1.0, 1.0])

@@ -96,3 +96,21 @@ def test_running_empty(replay_server, client_for) -> None:
     df = onb.running(client=client_for(replay_server({"/api/ps": {"models": []}}).url))
     assert len(df) == 0 and "expires" in df.columns and "size_vram" in df.columns
     assert isinstance(df["expires"].dtype, pd.DatetimeTZDtype)
+
+
+def test_models_and_running_against_the_sandbox(ollama_sandbox) -> None:
+    # no host/client: the session follows OLLAMA_HOST, which the fixture points at the sandbox
+    df = onb.models()
+    assert {"llama3.2:latest", "all-minilm:latest", "nomic-embed-text:latest"} <= set(df["name"])
+    assert df["modified"].is_monotonic_decreasing
+    assert (df["size"] > 0).all() and df["size_h"].str.endswith("B").all()
+    assert df["digest"].str.fullmatch(r"[0-9a-f]{64}").all()
+    row = df.set_index("name").loc["nomic-embed-text:latest"]
+    assert row["embedding_length"] == 768 and row["capabilities"] == ["embedding"]
+    assert row["family"] == "nomic-bert" and row["quantization"] == "F16"
+    assert len(onb.running(host=ollama_sandbox.url)) == 0
+    onb.embed(["load me"], model="nomic-embed-text", host=ollama_sandbox.url)
+    loaded = onb.running(host=ollama_sandbox.url)
+    assert loaded["name"].tolist() == ["nomic-embed-text:latest"]
+    assert loaded.loc[0, "expires"] > pd.Timestamp.now(tz="UTC")
+    assert loaded["context_length"].notna().all()
