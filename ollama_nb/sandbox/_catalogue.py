@@ -305,13 +305,13 @@ class Store:
         self._loaded: dict[str, tuple[LocalModel, float | None]] = {}
 
     # --- models -----------------------------------------------------------------
-    def install(self, text: str) -> LocalModel:
+    def install(self, text: str, modified_at: float | None = None) -> LocalModel:
         """Install a catalogue model by name (e.g. ``"llama3.2"``); KeyError if unknown."""
         name = _names.parse(text)
         spec = find_spec(name) if name else None
         if name is None or spec is None:
-            raise KeyError(f"no catalogue model named {text!r}")
-        model = local_from_spec(name, spec)
+            raise KeyError(f"no catalogue model named {text!r}; known: {', '.join(all_names())}")
+        model = local_from_spec(name, spec, modified_at)
         self.put(model)
         return model
 

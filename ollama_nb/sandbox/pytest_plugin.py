@@ -2,7 +2,9 @@
 
 Each test gets a fresh sandbox on a free loopback port, with ``OLLAMA_HOST`` set
 to its URL for the duration of the test, so code under test, the official
-``ollama`` client and kernels started by nbval/nbclient all reach it.
+``ollama`` client and kernels started by nbval/nbclient all reach it. The marker
+``@pytest.mark.ollama_sandbox(models=[...], token_delay=..., ...)`` passes keyword
+arguments to ``Sandbox``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from .server import Sandbox
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "ollama_sandbox(**kwargs): keyword arguments for the ollama_sandbox fixture's Sandbox "
+        "(models, token_delay, pull_delay, keep_alive, minilm)",
+    )
+
+
 @pytest.fixture
-def ollama_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+def ollama_sandbox(request: pytest.FixtureRequest,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """A running sandbox (``.url``, ``.requests``, ``.inject(...)``); OLLAMA_HOST points at it."""
     from .server import Sandbox
 
-    with Sandbox(port=0) as sandbox:
+    marker = request.node.get_closest_marker("ollama_sandbox")
+    kwargs = dict(marker.kwargs) if marker else {}
+    with Sandbox(port=0, **kwargs) as sandbox:
         monkeypatch.setenv("OLLAMA_HOST", sandbox.url)
         yield sandbox

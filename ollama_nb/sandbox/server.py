@@ -12,7 +12,7 @@ import ipaddress
 import json
 import socket
 import threading
-
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
@@ -485,8 +485,11 @@ class Sandbox:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        for name in _catalogue.DEFAULT_INSTALLED if models is None else models:
-            self.install(name)
+        now = time.time()
+        names = list(_catalogue.DEFAULT_INSTALLED if models is None else models)
+        for age, name in enumerate(names):
+            # staggered ages, newest first in the given order, like a real model folder
+            self.store.install(name, modified_at=now - age * 86_400 - 3_600)
         self._api = Api(self.store, keep_alive_default=keep_alive, embedder=self._embedder)
 
     # ---- lifecycle ----
