@@ -55,18 +55,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
-# -- pytest-playwright settings --------------------------------------------------------------
+# -- the browser ------------------------------------------------------------------------------
+# Playwright's sync API keeps an event loop for as long as it runs. pytest-playwright's
+# fixtures are session-wide, which would leave that loop behind for every later test
+# (``asyncio.run`` then refuses to start), so the browser lives per module instead.
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args() -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
     """Debian's Chromium, headless; Playwright's own browser download is never used."""
-    return {"executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS, "headless": True}
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                             headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_context_args, "viewport": {"width": 1200, "height": 900}}
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A fresh browser context and page per test."""
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 # -- the sandbox and JupyterLab ----------------------------------------------------------------
