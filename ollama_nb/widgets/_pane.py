@@ -159,7 +159,7 @@ class StreamPane(w.VBox):
             raise
         finally:
             if future.done() and future.exception() is not None and self.status == "running":
-                self._end(self.text, self.thinking, None, "error", str(future.exception()))
+                self._end(self.text, self.thinking, None, "error", _message(future.exception()))
             self._publish_record()
         return result
 
@@ -187,7 +187,7 @@ class StreamPane(w.VBox):
             return chosen.chat(model, messages, stream=True, **options)
         return chosen.generate(model, prompt or "", stream=True, **options)
 
-    def consume(self, stream: Any, *, model: str = "", record: bool | None = None,
+    def consume(self, stream: Any, *, model: str = "", record: bool = True,
                 begin: bool = True) -> Any:
         """Show an open client ``Stream`` in the pane until it ends or Stop closes it.
 
@@ -226,7 +226,7 @@ class StreamPane(w.VBox):
             final = getattr(stream, "final", None)
             stats = Stats.from_response(final, model=self.model) if final is not None else None
             self._end(stream.text, stream.thinking, stats, status, error)
-            if record if record is not None else True:
+            if record:
                 self._publish_record()
         return self.result
 
@@ -297,5 +297,5 @@ class StreamPane(w.VBox):
         super().close()
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException | None) -> str:
     return exc.message if isinstance(exc, OllamaError) else f"{type(exc).__name__}: {exc}"

@@ -248,3 +248,12 @@ def test_one_answer_at_a_time(ollama_sandbox: Any, wire: Wire) -> None:
         pane.run("llama3.2", "again", client=Client(ollama_sandbox.url))
     pane.stop()
     assert future.result(timeout=10).done is False
+
+
+def test_arun_error_is_shown_recorded_and_raised(wire: Wire, shell: Any) -> None:
+    pane = StreamPane()
+    with capture_output() as captured, pytest.raises(Exception, match="Cannot reach Ollama"):
+        asyncio.run(pane.arun("llama3.2", "hi", client=Client("http://127.0.0.1:9")))
+    assert pane.status == "error" and "Cannot reach Ollama" in pane._body.value
+    (output,) = captured.outputs
+    assert "Cannot reach Ollama" in output.data["text/plain"]
