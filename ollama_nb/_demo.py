@@ -57,29 +57,45 @@ def run_demo(out_dir: Path, host: str | None = None, notebook: Path | None = Non
     try:
         import nbformat
         from nbclient import NotebookClient
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
         from nbconvert import HTMLExporter
     except ImportError as exc:
         log(f"ollama-nb demo needs nbclient and nbconvert ({exc.name} is missing): "
             f"pip install \"ollama-nb[demo]\"")
         return 2
 
-    source = notebook or find_notebook()
-    nb = nbformat.read(source, as_version=4)
-    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    try:
+        source = notebook or find_notebook()
+        nb = nbformat.read(source, as_version=4)
+    except (OSError, ValueError) as exc:  # missing file, not JSON, not a notebook
+        log(f"ollama-nb demo: cannot read the notebook ({exc})")
+        return 2
+    # position among the code cells, by notebook index (identical cells stay distinct)
+    positions = {i: n for n, i in enumerate(
+        (i for i, c in enumerate(nb.cells) if c.cell_type == "code"), start=1)}
+    total = len(positions)
+    width = len(str(total))
     failures: list[str] = []
     started: dict[int, float] = {}
+
+    def report(cell_index: int, status: str, detail: str = "") -> None:
+        position = positions.get(cell_index, cell_index + 1)
+        seconds = time.perf_counter() - started.get(cell_index, time.perf_counter())
+        if status != "ok":
+            failures.append(f"cell {position}: {detail}")
+        log(f"[{position:>{width}}/{total}] {status:6} {seconds:5.1f}s  {_cell_label(nb.cells[cell_index])}")
 
     def on_start(cell: Any, cell_index: int, **_: Any) -> None:
         started[cell_index] = time.perf_counter()
 
-    def on_done(cell: Any, cell_index: int, **_: Any) -> None:
-        position = code_cells.index(cell) + 1 if cell in code_cells else cell_index + 1
-        seconds = time.perf_counter() - started.get(cell_index, time.perf_counter())
+    def on_done(cell: Any, cell_index: int, execute_reply: Any = None, **_: Any) -> None:
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        status = "FAILED" if errors else "ok"
-        if errors:
-            failures.append(f"cell {position}: {errors[0].get('ename')}: {errors[0].get('evalue')}")
-        log(f"[{position}/{len(code_cells)}] {status:6} {seconds:5.1f}s  {_cell_label(cell)}")
+        content = (execute_reply or {}).get("content", {})
+        if errors or content.get("status") == "error":
+            first = errors[0] if errors else content
+            report(cell_index, "FAILED", f"{first.get('ename')}: {first.get('evalue')}")
+        else:
+            report(cell_index, "ok")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with _server(host, log) as url:
@@ -89,9 +105,16 @@ def run_demo(out_dir: Path, host: str | None = None, notebook: Path | None = Non
             resources={"metadata": {"path": str(out_dir)}},
             on_cell_start=on_start, on_cell_executed=on_done,
         )
-        log(f"Running {source.name} ({len(code_cells)} code cells)…")
+        log(f"Running {source.name} ({total} code cells)…")
         with _kernel_env(env):
-            client.execute()
+            try:
+                client.execute()
+            except (CellTimeoutError, DeadKernelError) as exc:
+                # the cell that was running never reported: name it, keep what ran
+                running = max(started, key=started.__getitem__) if started else 0
+                reason = (f"no answer within {timeout}s (--timeout)"
+                          if isinstance(exc, CellTimeoutError) else "the kernel died")
+                report(running, "FAILED", reason)
 
     ipynb = out_dir / source.name
     nbformat.write(nb, ipynb)

