@@ -123,3 +123,35 @@ def test_the_magics_progress_view_seam(ollama_sandbox: Any, wire: Wire) -> None:
     other.update({"status": "retrieving manifest"})
     other.close(interrupted=True)
     assert other.state == "error" and other.error == "interrupted"
+
+
+def test_ollama_pull_magic_drives_the_widget(ollama_sandbox: Any, wire: Wire, shell: Any,
+                                            monkeypatch: Any) -> None:
+    """%ollama pull in a kernel: the magics build a PullProgress and end it with close()."""
+    from IPython.utils.capture import capture_output
+
+    from ollama_nb.magics._magics import OllamaMagics
+    from ollama_nb.widgets import _progress
+
+    made: list[PullProgress] = []
+    original = PullProgress.__init__
+
+    def remember(self: PullProgress, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(PullProgress, "__init__", remember)
+    monkeypatch.setattr(OllamaMagics, "widgets_wanted", property(lambda self: True))
+    monkeypatch.setattr(_progress, "has_widget_frontend", lambda: True)
+    shell.run_line_magic("load_ext", "ollama_nb")
+    try:
+        with capture_output() as captured:
+            shell.run_line_magic("ollama", f"pull gemma3:1b --host {ollama_sandbox.url}")
+    finally:
+        shell.run_line_magic("unload_ext", "ollama_nb")
+    (progress,) = made
+    assert progress.state == "success" and progress.model == "gemma3:1b"
+    assert progress.widget.comm is not None  # still on screen
+    kinds = [sorted(o.data) for o in captured.outputs]
+    assert kinds[0] == ["application/vnd.jupyter.widget-view+json", "text/plain"]
+    assert captured.outputs[-1].data["text/plain"].startswith("✔ pull gemma3:1b: success (")
