@@ -107,9 +107,13 @@ def test_picker_lists_the_sandbox_models_and_sets_the_default(
     _shoot(nb.cell(0).locator(".jp-OutputArea-output").last, screenshot_dir, "picker.png")
 
     select.select_option(value=values[3])  # qwen3
-    nb.page.wait_for_timeout(300)  # let the choice reach the kernel before the next cell
-    nb.run_cell(1)
-    nb.wait_idle(cells=[0, 1])
+    # the choice travels as a widget message, maybe on a subshell: ask until it has landed
+    for _attempt in range(20):
+        nb.run_cell(1)
+        nb.wait_idle(cells=[0, 1])
+        if nb.text(1).strip() == "default: qwen3:latest":
+            break
+        nb.page.wait_for_timeout(250)
     assert nb.text(1).strip() == "default: qwen3:latest"
 
     nb.run_cell(2)  # %ollama model moves the picker
