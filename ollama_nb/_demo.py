@@ -74,7 +74,6 @@ def run_demo(out_dir: Path, host: str | None = None, notebook: Path | None = Non
     positions = {i: n for n, i in enumerate(
         (i for i, c in enumerate(nb.cells) if c.cell_type == "code"), start=1)}
     total = len(positions)
-    width = len(str(total))
     failures: list[str] = []
     started: dict[int, float] = {}
 
@@ -83,7 +82,7 @@ def run_demo(out_dir: Path, host: str | None = None, notebook: Path | None = Non
         seconds = time.perf_counter() - started.get(cell_index, time.perf_counter())
         if status != "ok":
             failures.append(f"cell {position}: {detail}")
-        log(f"[{position:>{width}}/{total}] {status:6} {seconds:5.1f}s  {_cell_label(nb.cells[cell_index])}")
+        log(f"[{position}/{total}] {status:6} {seconds:5.1f}s  {_cell_label(nb.cells[cell_index])}")
 
     def on_start(cell: Any, cell_index: int, **_: Any) -> None:
         started[cell_index] = time.perf_counter()
