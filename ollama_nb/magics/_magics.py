@@ -201,10 +201,16 @@ class OllamaMagics(Magics):
                                 user_ns=user_ns, local_ns=local_ns, chat=chat)
         views = [self._pane()] if args.pane else []
         live = LiveAnswer(header=f"{model} …", live=self.live and request.stream,
-                          rate=self.update_rate, views=views)
+                          rate=self.update_rate, views=views, stdout=self._plain_terminal())
         client = self.client(args.host, args.timeout)
         run_request(client, request, live, lambda r: self.store(r, args.output),
                     show_stats=self.show_stats)
+
+    def _plain_terminal(self) -> bool:
+        """True in terminal IPython, whose display publisher prints every update in full."""
+        from IPython.core.displaypub import DisplayPublisher
+
+        return type(getattr(self.shell, "display_pub", None)) is DisplayPublisher
 
     def _pane(self) -> Any:
         """A StreamPane widget shown above the answer (the answer itself stays a display_data)."""

@@ -22,7 +22,7 @@ from IPython.core.error import UsageError
 
 from .._chat import ChatSession, encode_image
 from .._errors import OllamaError, StreamError
-from .._render import Stats
+from .._render import Stats, stats_line
 from ._parse import parse_option
 from ._result import OllamaResult
 from ._stream_display import LiveAnswer
@@ -217,7 +217,9 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
         result.stats = Stats.from_response(final, model=request.model)
         _remember(request, result)
         store(result)
-        live.finish(result.bundle(show_stats=show_stats), result)
+        line = stats_line(result.stats) if show_stats else ""
+        live.finish(result.bundle(show_stats=show_stats), result,
+                    tail="\n".join(x for x in (result.status, line) if x))
     if isinstance(failure, KeyboardInterrupt):
         raise failure
     if failure is not None:

@@ -8,7 +8,10 @@ second are sent (0: none until the end), and :meth:`LiveAnswer.finish` always
 sends the final bundle — at the end, on error and on interrupt.
 
 In ``final`` mode (nbval, nbconvert) nothing is shown until :meth:`finish`,
-which then makes a single plain ``display``.
+which then makes a single plain ``display``. In a plain terminal IPython
+(``stdout=True``; its display publisher would print every update in full) the
+tokens are written to stdout as they arrive and the end adds only the status and
+stats lines.
 
 Views
 -----
@@ -25,6 +28,7 @@ ends the read at once.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,9 +54,11 @@ class LiveAnswer:
     """Collect chunks of one answer and show them through a throttled display handle."""
 
     def __init__(self, *, header: str = "", live: bool = True, rate: float = 10.0,
-                 views: Sequence[Any] = (), clock: Callable[[], float] = time.monotonic) -> None:
+                 views: Sequence[Any] = (), clock: Callable[[], float] = time.monotonic,
+                 stdout: bool = False) -> None:
         self.header = header
-        self.live = live
+        self.stdout = stdout and live
+        self.live = live and not self.stdout
         self.interval = 1.0 / rate if rate > 0 else None
         self.views = list(views)
         self._clock = clock
@@ -103,6 +109,9 @@ class LiveAnswer:
         if text:
             self._text.append(text)
             self._dirty = True
+            if self.stdout:
+                sys.stdout.write(text)
+                sys.stdout.flush()
         if thinking:
             self._thinking.append(thinking)
             self._dirty = True
@@ -121,14 +130,20 @@ class LiveAnswer:
         self._dirty = False
         self._last = now
 
-    def finish(self, bundle: dict[str, str], result: Any = None) -> None:
-        """Send the final bundle (always, exactly once) and hand the result to the views."""
+    def finish(self, bundle: dict[str, str], result: Any = None, tail: str = "") -> None:
+        """Send the final bundle (always, exactly once) and hand the result to the views.
+
+        With ``stdout`` the answer is already printed: only ``tail`` (status, stats) follows.
+        """
         if self.finished:
             return
         self.finished = True
         from IPython.display import display
 
-        if self.handle is not None:
+        if self.stdout:
+            sys.stdout.write("\n" + (f"\n{tail}\n" if tail else ""))
+            sys.stdout.flush()
+        elif self.handle is not None:
             self.handle.update(bundle, raw=True)
             self.updates += 1
         else:

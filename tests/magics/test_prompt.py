@@ -401,3 +401,17 @@ def test_view_closing_the_stream_ends_a_stalled_read(ip: InteractiveShell, ollam
     full = Client(ollama_sandbox.url).generate("llama3.2", "Tell me about rivers").response
     assert result.text and full.startswith(result.text) and len(result.text) < len(full)
     assert "⏹ interrupted" in cap.outputs[-1].data["text/plain"]
+
+
+def test_plain_terminal_streams_to_stdout(ip: InteractiveShell, scripted: ScriptedServer,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a rich frontend (terminal IPython) tokens are printed once, as they arrive."""
+    scripted.tokens = [f"w{i} " for i in range(300)]
+    run(ip, "%config OllamaMagics.update_rate = 1000")
+    capsys.readouterr()
+    run(ip, f"%%ollama m --host {scripted.url}\ngo")  # no capture_output: the shell's own publisher
+    out = capsys.readouterr().out
+    answer = "".join(scripted.tokens)
+    assert out.count("w299") == 1 and out.startswith(answer)
+    assert out.rstrip().endswith("m · 300 tokens · 300.0 tok/s · load 0.10 s")
+    assert ip.user_ns["_ollama"].text == answer
