@@ -179,3 +179,14 @@ def test_reviews_dataset_is_what_its_script_writes() -> None:
     assert {r["category"] for r in stored} == {"headphones", "coffee maker", "running shoes",
                                               "laptop", "novel"}
     assert len({r["review"] for r in stored}) > 290  # varied sentences, not one template
+
+
+def test_docs_and_quickstart_show_the_current_help() -> None:
+    from ollama_nb.magics._commands import HELP
+
+    doc = (NOTEBOOKS_DIR.parent / "docs" / "notebooks.md").read_text(encoding="utf-8")
+    block = doc.split("## `%ollama help`", 1)[1].split("```\n")[1]
+    assert block.rstrip("\n") == HELP
+    last = _code(_load(NOTEBOOKS_DIR / "01-quickstart.ipynb"))[-1]
+    assert last.source == "%ollama help"
+    assert last.outputs[0].text.rstrip("\n") == HELP
