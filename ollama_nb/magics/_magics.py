@@ -146,8 +146,13 @@ class OllamaMagics(Magics):
         self._unobserve()
 
     def client(self, host: str | None = None, timeout: Any = None) -> Any:
-        """A cached client for ``host`` (default: the session host)."""
-        return _session.session.client(host, timeout)
+        """A cached client for ``host`` (default: the session host); a bad URL is a UsageError."""
+        from .._errors import OllamaError
+
+        try:
+            return _session.session.client(host, timeout)
+        except OllamaError as exc:
+            raise UsageError(exc.message) from None
 
     def store(self, result: OllamaResult, output: str | None = None) -> None:
         """Keep ``result`` as ``_ollama`` (and ``output`` if given) in the user namespace."""

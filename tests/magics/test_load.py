@@ -117,6 +117,10 @@ def test_display_mode_env(ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch)
     ("%%ollama embed\n\n  \n", "the cell is empty"),
     ("%%ollama create x\n  \n", "the cell is empty: write a Modelfile"),
     ("%ollama chat nobody --history", "no chat named 'nobody'"),
+    ("%%ollama m --host 'http://[bad'\nhi", "host: 'http://\\[bad' is not valid"),
+    ("%ollama status --host ftp://x", "unsupported scheme 'ftp'"),
+    ("%ollama host ftp://x", "unsupported scheme 'ftp'"),
+    ("%%ollama m -O mirostat=maybe\nhi", "mirostat"),
 ])
 def test_user_errors_are_one_line(ip: InteractiveShell, cell: str, message: str) -> None:
     with pytest.raises(UsageError, match=message) as info:
