@@ -88,3 +88,37 @@ def test_nbval_catches_a_changed_answer(ollama_sandbox: Any, tmp_path: Path) -> 
     assert proc.returncode != 0
     assert "A different answer." in proc.stdout
     assert "1 failed" in proc.stdout
+
+
+def test_a_notebook_starts_its_own_sandbox_when_no_ollama_answers(tmp_path: Path) -> None:
+    """Opened on a machine without Ollama, the connection cell starts the built-in sandbox
+    and the whole notebook runs against it."""
+    import socket
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nb = nbformat.read(NOTEBOOKS_DIR / "01-quickstart.ipynb", as_version=4)
+    saved = {k: os.environ.get(k) for k in ("OLLAMA_HOST", "OLLAMA_NB_DISPLAY")}
+    os.environ["OLLAMA_HOST"] = f"127.0.0.1:{port}"
+    os.environ.pop("OLLAMA_NB_DISPLAY", None)  # live display, as in JupyterLab
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False,
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    said = code[0].outputs[0].text
+    assert said.startswith(f"No Ollama at http://127.0.0.1:{port}: using the built-in sandbox at "
+                           "http://127.0.0.1:")
+    sandbox_url = said.rsplit(" ", 1)[1].strip()
+    status = code[1].outputs[0].data["text/plain"]
+    assert f"host       {sandbox_url}" in status and "reachable  yes" in status
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
