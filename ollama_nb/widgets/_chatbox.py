@@ -88,6 +88,7 @@ class ChatBox(w.VBox):
         self._stream: Any = None
         self._lock = threading.Lock()
         self.future: Future[Any] | None = None  #: the reply being streamed (or the last one)
+        self._generation = 0  # bumped by clear(): a reply from before a clear is not stored
         session = chats.get(chat)
         self.picker = ModelPicker(client=client, host=host, bind=False, description="Model")
         chosen = model or session.model
@@ -163,8 +164,9 @@ class ChatBox(w.VBox):
         self.history.children = (*self.history.children, user_view, reply_view)
         self.stop_requested.clear()
         self._set_status("running")
+        generation = self._generation
         self.future = in_thread(lambda: self._reply(session, model, message, messages, user_view,
-                                                    reply_view), name="ollama-nb-chat")
+                                                    reply_view, generation), name="ollama-nb-chat")
         return self.future
 
     def stop(self) -> None:
@@ -180,6 +182,7 @@ class ChatBox(w.VBox):
     def clear(self) -> None:
         """Forget the conversation (the system prompt stays) and empty the history."""
         self.stop()
+        self._generation += 1
         self.session.reset(keep_system=True)
         self._render_history()
         self._set_status("idle")
@@ -190,7 +193,7 @@ class ChatBox(w.VBox):
 
     # -- streaming a reply (worker thread) --------------------------------------------------------
     def _reply(self, session: ChatSession, model: str, message: str, messages: list[dict[str, Any]],
-               user_view: Any, reply_view: Any) -> Any:
+               user_view: Any, reply_view: Any, generation: int) -> Any:
         from .._session import get_client
 
         stream = None
@@ -214,7 +217,8 @@ class ChatBox(w.VBox):
             error = exc.message if isinstance(exc, OllamaError) else f"{type(exc).__name__}: {exc}"
             partial = stream.text if stream is not None else ""
             if partial:
-                self._keep(session, model, message, stream, reply_view, note=f"✖ {error}")
+                self._keep(session, model, message, stream, reply_view, generation,
+                           note=f"✖ {error}")
             else:  # nothing arrived: give the text back so it can be sent again
                 self.history.children = tuple(c for c in self.history.children
                                               if c not in (user_view, reply_view))
@@ -222,27 +226,31 @@ class ChatBox(w.VBox):
                 reply_view.close()
                 if not self.input.value:
                     self.input.value = message
-            self._set_status("error", error)
+            if generation == self._generation:
+                self._set_status("error", error)
             raise
         finally:
             with self._lock:
-                self._stream = None
+                if self._stream is stream:
+                    self._stream = None
         stopped = self.stop_requested.is_set() or stream.stopped
-        self._keep(session, model, message, stream, reply_view,
+        self._keep(session, model, message, stream, reply_view, generation,
                    note="⏹ stopped (partial answer)" if stopped else "")
-        self._set_status("stopped" if stopped else "done",
-                         stats_line(Stats.from_response(stream.final, model=model))
-                         if stream.final is not None else "")
+        if generation == self._generation:  # after a clear the box is idle already
+            stats = Stats.from_response(stream.final, model=model) if stream.final is not None else None
+            self._set_status("stopped" if stopped else "done", stats_line(stats) if stats else "")
         return stream.partial
 
     def _keep(self, session: ChatSession, model: str, message: str, stream: Any, view: Any,
-              note: str) -> None:
+              generation: int, note: str) -> None:
         """Store the turn in the shared conversation and show the final rendering."""
+        view.value = _bubble("assistant", model, answer_bundle(
+            stream.text, thinking=stream.thinking, status=note)["text/html"])
+        if generation != self._generation:  # the conversation was cleared meanwhile
+            return
         session.add("user", message)
         session.add("assistant", stream.text, thinking=stream.thinking or None)
         session.model = model
-        view.value = _bubble("assistant", model, answer_bundle(
-            stream.text, thinking=stream.thinking, status=note)["text/html"])
 
     # -- display ------------------------------------------------------------------------------------
     def _render_history(self) -> None:

@@ -115,3 +115,14 @@ def test_hostile_reply_is_escaped(hostile: Any, wire: Wire) -> None:
     for value in values:
         assert live_markup(value) == [], value
     assert "<details" in box.history.children[-1].value  # thinking collapsed
+
+
+def test_clear_while_a_reply_streams_keeps_nothing_of_it(ollama_sandbox: Any, wire: Wire) -> None:
+    ollama_sandbox.token_delay = 0.05
+    box = ChatBox("t8", model="llama3.2", client=Client(ollama_sandbox.url), interval=0.02)
+    future = box.send("Tell me a long story about the sea")
+    wait_for(lambda: len(wire.updates(box.history.children[-1])) >= 2, what="a streamed update")
+    frontend_event(box.clear_button, "click")
+    future.result(timeout=10)
+    assert chats.get("t8").messages == [] and box.history.children == ()
+    assert box.status == "idle" and not box.send_button.disabled
