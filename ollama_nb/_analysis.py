@@ -96,17 +96,19 @@ def _texts_series(emb: Any, texts: Any) -> pd.Series | None:
     """Texts for the rows of ``emb``, by label where possible, else by position."""
     import pandas as pd
 
-    if texts is None:
+    if texts is None:  # the texts embed() kept; never an error if they no longer fit
         held = getattr(emb, "attrs", {}).get("texts")
         if held is None:
             return None
-        labels = getattr(held, "index", None)
+        labels = getattr(held, "labels", None)  # SharedTexts from embed()
         if labels is not None and len(labels) == len(held):
-            texts = pd.Series(list(held), index=labels, dtype=object)
-        elif len(held) == len(emb):  # attrs read back from a file: positional
-            texts = list(held)
-        else:
+            if labels.equals(emb.index):
+                return pd.Series(list(held), index=emb.index, dtype=object)
+            if labels.is_unique:
+                return pd.Series(list(held), index=labels, dtype=object).reindex(emb.index)
             return None
+        # attrs read back from a file keep the texts but not their labels: by position
+        return pd.Series(list(held), index=emb.index, dtype=object) if len(held) == len(emb) else None
     if isinstance(texts, pd.Series):
         if texts.index.equals(emb.index):
             return texts

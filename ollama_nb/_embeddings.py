@@ -55,19 +55,19 @@ class SharedTexts(tuple):  # type: ignore[type-arg]
 
     pandas deep-copies ``.attrs`` on every operation; this tuple returns itself
     instead, so slicing a 100,000-row frame does not copy 100,000 strings. It
-    remembers the row labels (``.index``) so lookups still work after filtering
+    remembers the row labels (``.labels``) so lookups still work after filtering
     or sorting. JSON sees a plain list; pickle keeps the labels.
     """
 
-    index: Any = None
+    labels: Any = None
 
-    def __new__(cls, texts: Iterable[str], index: Any = None) -> SharedTexts:
+    def __new__(cls, texts: Iterable[str], labels: Any = None) -> SharedTexts:
         self = super().__new__(cls, texts)
-        self.index = index
+        self.labels = labels
         return self
 
     def __getnewargs__(self) -> tuple[Any, ...]:  # pickle: texts and labels
-        return (tuple(self), self.index)
+        return (tuple(self), self.labels)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SharedTexts:
         return self

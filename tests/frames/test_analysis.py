@@ -205,3 +205,15 @@ def test_duplicate_texts_rank_together(client) -> None:
                     model=MODEL, client=client)
     hits = onb.nearest(emb, "solar panels", k=2, client=client)
     assert sorted(hits.index) == [2, 3] and hits["score"].tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_texts_from_attrs_never_misalign(client) -> None:
+    emb = onb.embed(pd.Series(["apple pie", "cherry tart", "apple crumble"], index=[1, 1, 2]),
+                    model=MODEL, client=client)
+    hits = onb.nearest(emb, "apple", k=2, client=client)  # unchanged rows: texts by position
+    assert set(hits["text"]) == {"apple pie", "apple crumble"}
+    filtered = emb.iloc[[2, 0]]  # duplicate labels and a new order: no safe mapping
+    assert "text" not in onb.nearest(filtered, "apple", k=1, client=client).columns
+    restored = emb.copy()
+    restored.attrs = {"model": MODEL, "texts": list(emb.attrs["texts"])}  # as from a file
+    assert onb.nearest(restored, "cherry", k=1, client=client)["text"].tolist() == ["cherry tart"]

@@ -188,7 +188,7 @@ def test_attrs_survive_slicing_pickle_and_json(client, tmp_path) -> None:
     json.dumps(part.attrs)  # what to_parquet stores
     back = pd.read_pickle(emb.to_pickle(tmp_path / "e.pkl") or tmp_path / "e.pkl")
     assert list(back.attrs["texts"]) == ["a b", "c d", "e f"]
-    assert list(back.attrs["texts"].index) == [7, 8, 9]
+    assert list(back.attrs["texts"].labels) == [7, 8, 9]
 
 
 def test_bad_body_stops_the_fetch_thread_at_once(replay_server, client_for) -> None:
