@@ -237,7 +237,8 @@ class ChatBox(w.VBox):
         self._keep(session, model, message, stream, reply_view, generation,
                    note="⏹ stopped (partial answer)" if stopped else "")
         if generation == self._generation:  # after a clear the box is idle already
-            stats = Stats.from_response(stream.final, model=model) if stream.final is not None else None
+            final = stream.final
+            stats = Stats.from_response(final, model=model) if final is not None else None
             self._set_status("stopped" if stopped else "done", stats_line(stats) if stats else "")
         return stream.partial
 
