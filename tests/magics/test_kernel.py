@@ -51,22 +51,16 @@ def test_nbclient_saves_the_final_answer(ollama_sandbox: Any, tmp_path: Path) ->
     assert saved.cells[3].outputs[0].text.strip() == f"True {len(expected)}"
 
 
-def test_nbval_passes_in_final_mode(ollama_sandbox: Any, tmp_path: Path) -> None:
+def test_nbval_passes_in_final_mode(ollama_sandbox: Any, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Stored outputs from a final-mode run compare equal under nbval (which ignores updates)."""
     nb = _notebook("%load_ext ollama_nb\n%config OllamaMagics.show_stats = False",
                    f"%%ollama llama3.2 --seed 3\n{PROMPT}")
     path = tmp_path / "checked.ipynb"
-    env_before = os.environ.get("OLLAMA_NB_DISPLAY")
-    os.environ["OLLAMA_NB_DISPLAY"] = "final"
-    try:
-        saved = _execute(nb, path)
-    finally:
-        if env_before is None:
-            os.environ.pop("OLLAMA_NB_DISPLAY", None)
-        else:
-            os.environ["OLLAMA_NB_DISPLAY"] = env_before
+    monkeypatch.setenv("OLLAMA_NB_DISPLAY", "final")  # the kernels inherit it
+    saved = _execute(nb, path)
     assert [o.output_type for o in saved.cells[1].outputs] == ["display_data"]
-    env = {**os.environ, "OLLAMA_NB_DISPLAY": "final", "OLLAMA_HOST": ollama_sandbox.url}
+    env = {**os.environ, "OLLAMA_HOST": ollama_sandbox.url}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
                            "--nbval-current-env", str(path)], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=300, check=False)
