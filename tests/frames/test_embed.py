@@ -207,3 +207,24 @@ def test_bad_body_stops_the_fetch_thread_at_once(replay_server, client_for) -> N
     assert info.value is not None  # the traceback (and embed's frame) is still alive here
     assert not [t for t in threading.enumerate() if t.name == "ollama_nb.embed-fetch"]
     assert calls["n"] <= 4  # stopped, not run to the end
+
+
+def test_interrupt_stops_fetching(ollama_sandbox, client) -> None:
+    import _thread
+    import time
+
+    ollama_sandbox.inject("slow_load", model=MODEL, seconds=0.2)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            onb.embed([f"text {i}" for i in range(40)], model=MODEL, batch_size=2, client=client)
+    finally:
+        timer.cancel()
+    asked = len(embed_requests(ollama_sandbox))
+    deadline = time.monotonic() + 5
+    while [t for t in threading.enumerate() if t.name == "ollama_nb.embed-fetch"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.5)
+    assert asked < 20 and len(embed_requests(ollama_sandbox)) <= asked + 1  # no more requests
