@@ -220,8 +220,9 @@ def embed(
     if not in_order:  # repeat rows of duplicate texts, NaN for empty ones
         first_of = first_row[codes]
         repeats = np.flatnonzero(first_of != np.arange(n))
-        if len(repeats):
-            out[repeats] = out[first_of[repeats]]
+        for chunk in range(0, len(repeats), 4096):  # bounded temporaries, whatever the count
+            rows = repeats[chunk:chunk + 4096]
+            out[rows] = out[first_of[rows]]
         if empty_code is not None:
             out[codes == empty_code] = np.nan
     frame = pd.DataFrame(out, index=index, columns=pd.RangeIndex(out.shape[1]), copy=False)

@@ -217,3 +217,11 @@ def test_texts_from_attrs_never_misalign(client) -> None:
     restored = emb.copy()
     restored.attrs = {"model": MODEL, "texts": list(emb.attrs["texts"])}  # as from a file
     assert onb.nearest(restored, "cherry", k=1, client=client)["text"].tolist() == ["cherry tart"]
+
+
+def test_plot_without_matplotlib_is_a_clear_error(emb, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        onb.plot_projection(emb)
