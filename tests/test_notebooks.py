@@ -52,8 +52,8 @@ def test_notebook_runs_and_matches_stored_outputs(path: Path, ollama_sandbox: An
     if path.name in NEEDS_MINILM and not _uses_real_minilm(ollama_sandbox):
         # Without the all-MiniLM weights the sandbox embeds with its word-overlap engine:
         # the notebook must still run without errors, but its stored vectors do not apply.
-        from nbclient import NotebookClient
         import nbformat
+        from nbclient import NotebookClient
 
         nb = nbformat.read(path, as_version=4)
         os.environ["OLLAMA_NB_DISPLAY"] = "final"

@@ -135,10 +135,10 @@ def test_checked_cells_have_outputs_to_compare(path: Path) -> None:
 
 
 _MODEL_PATTERNS = (
-    re.compile(r"^%%ollama (?!embed|create)([\w.:-]+)", re.M),
-    re.compile(r"^%ollama (?:pull|show) ([\w.:-]+)", re.M),
-    re.compile(r"^%%ollama embed ([\w.:-]+)", re.M),
-    re.compile(r"^FROM ([\w.:-]+)", re.M),
+    re.compile(r"^%%ollama (?!embed|create)([\w.:-]+)", re.MULTILINE),
+    re.compile(r"^%ollama (?:pull|show) ([\w.:-]+)", re.MULTILINE),
+    re.compile(r"^%%ollama embed ([\w.:-]+)", re.MULTILINE),
+    re.compile(r"^FROM ([\w.:-]+)", re.MULTILINE),
     re.compile(r"client\.chat\(\"([\w.:-]+)\""),
     re.compile(r"model=\"([\w.:-]+)\""),
     re.compile(r" -m ([\w.:-]+)"),
@@ -149,8 +149,8 @@ _MODEL_PATTERNS = (
 def test_models_are_ollama_library_names(path: Path) -> None:
     """So the same notebook runs against a real Ollama (names the notebook creates aside)."""
     source = "\n".join(c.source for c in _code(_load(path)))
-    created = set(re.findall(r"^%%ollama create ([\w.:-]+)", source, re.M))
-    created |= set(re.findall(r"^%ollama cp \S+ ([\w.:-]+)", source, re.M))
+    created = set(re.findall(r"^%%ollama create ([\w.:-]+)", source, re.MULTILINE))
+    created |= set(re.findall(r"^%ollama cp \S+ ([\w.:-]+)", source, re.MULTILINE))
     used = {m for pattern in _MODEL_PATTERNS for m in pattern.findall(source)} - created
     assert used
     for name in used:
