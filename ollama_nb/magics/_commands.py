@@ -25,25 +25,12 @@ from .. import _session
 from .._chat import chats
 from .._errors import ModelNotFoundError, OllamaError, ResponseError
 from ._interpolate import interpolate
-from ._parse import SUBCOMMANDS, split, subcommand_parser
+from ._parse import HELP, split, subcommand_parser
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._magics import OllamaMagics
 
-__all__ = ["HELP", "Commands", "ModelCard", "ServerStatus"]
-
-HELP = """\
-%%ollama [MODEL] [options]      prompt a model with the cell; the answer streams, then renders
-    -m MODEL  -s/--system TEXT  --temperature T  --seed N  --num-predict N  --num-ctx N
-    --stop TEXT (repeatable)  -O key=value (any Ollama option)  --json  --schema VAR
-    --think / --no-think / --think=LEVEL  --images VAR_OR_PATH  --raw  --keep-alive 5m
-    --host URL  --timeout S  --no-stream  --format markdown|text|code|json  --pane
-    --chat [NAME]  -o VAR  --no-interpolate         ({{expr}} is replaced from your namespace)
-    Put MODEL first (%%ollama MODEL --chat NAME); --images takes bytes, paths, PIL images or lists.
-    The last result is _ollama (.text .thinking .json .stats .request .interrupted).
-""" + "\n".join(f"{usage}" for usage in SUBCOMMANDS.values()) + """
-Settings: %config OllamaMagics  (host, model, embed_model, timeout, update_rate,
-display_mode, history_limit, options, show_stats, use_widgets)"""
+__all__ = ["Commands", "ModelCard", "ServerStatus"]
 
 
 @contextlib.contextmanager

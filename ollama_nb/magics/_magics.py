@@ -41,7 +41,7 @@ from traitlets import (
 from .. import _session
 from .._chat import chats
 from ._interpolate import interpolate
-from ._parse import SUBCOMMANDS, parse_cell_line
+from ._parse import HELP, SUBCOMMANDS, parse_cell_line
 from ._result import OllamaResult
 
 __all__ = ["DISPLAY_ENV", "OllamaMagics"]
@@ -186,6 +186,8 @@ class OllamaMagics(Magics):
         if first in _CELL_SUBCOMMANDS:
             return commands.run(first, rest, cell)
         return self._prompt(line, cell, local_ns)
+
+    ollama.__doc__ = HELP  # shown by %ollama? and %%ollama?
 
     def _prompt(self, line: str, cell: str, local_ns: Any) -> None:
         from ._prompt import build_request, run_request

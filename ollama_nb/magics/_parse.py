@@ -17,6 +17,7 @@ from .._render import FORMATS
 
 __all__ = [
     "CELL_USAGE",
+    "HELP",
     "SUBCOMMANDS",
     "MagicParser",
     "parse_cell_line",
@@ -180,6 +181,20 @@ SUBCOMMANDS: dict[str, str] = {
     "chatbox": "%ollama chatbox [NAME] [-m MODEL]",
     "help": "%ollama help",
 }
+
+
+HELP = """\
+%%ollama [MODEL] [options]      prompt a model with the cell; the answer streams, then renders
+    -m MODEL  -s/--system TEXT  --temperature T  --seed N  --num-predict N  --num-ctx N
+    --stop TEXT (repeatable)  -O key=value (any Ollama option)  --json  --schema VAR
+    --think / --no-think / --think=LEVEL  --images VAR_OR_PATH  --raw  --keep-alive 5m
+    --host URL  --timeout S  --no-stream  --format markdown|text|code|json  --pane
+    --chat [NAME]  -o VAR  --no-interpolate         ({{expr}} is replaced from your namespace)
+    Put MODEL first (%%ollama MODEL --chat NAME); --images takes bytes, paths, PIL images or lists.
+    The last result is _ollama (.text .thinking .json .stats .request .interrupted).
+""" + "\n".join(f"{usage}" for usage in SUBCOMMANDS.values()) + """
+Settings: %config OllamaMagics  (host, model, embed_model, timeout, update_rate,
+display_mode, history_limit, options, show_stats, use_widgets)"""
 
 
 def subcommand_parser(name: str) -> MagicParser:
