@@ -166,6 +166,8 @@ def nearest(
         if not use:
             raise InvalidArgumentError("emb has no model in .attrs; pass model= to embed the query")
         queries = [query] if isinstance(query, str) else list(query)
+        if not all(q.strip() for q in queries):
+            raise InvalidArgumentError("query is an empty string; there is nothing to search for")
         qemb = embed(queries, model=use, dimensions=emb.attrs.get("dimensions") or dim,
                      progress=False, host=host, client=client)
         qvec = qemb.to_numpy()

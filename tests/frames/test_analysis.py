@@ -110,6 +110,8 @@ def test_nearest_several_queries_vectors_and_bad_input(emb, client) -> None:
     assert len(onb.nearest(emb, emb.loc["r4"], k=50)) == 7
     with pytest.raises(InvalidArgumentError, match="k must be"):
         onb.nearest(emb, "x", k=0)
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        onb.nearest(emb, " ", client=client)
     nomodel = emb.copy()
     nomodel.attrs = {}
     with pytest.raises(InvalidArgumentError, match="model"):
