@@ -25,6 +25,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import re
+import sqlite3
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -218,8 +219,14 @@ def map_prompts(
     if cache and distinct:
         from ._cache import AnswerCache
 
-        store = AnswerCache(cache_dir)
-        hits = store.get_many(keys.values())
+        try:
+            store = AnswerCache(cache_dir)
+            hits = store.get_many(keys.values())
+        except (OSError, sqlite3.Error) as problem:  # e.g. a read-only home: run, uncached
+            warnings.warn(f"map_prompts: no answer cache ({problem}); running without one - pass "
+                          f"cache_dir= or set OLLAMA_NB_CACHE_DIR to a writable folder",
+                          MapPromptsWarning, stacklevel=2)
+            store, hits = None, {}
         answers = {p: hits[k]["response"] for p, k in keys.items() if k in hits}
     cached = len(answers)
     todo = [p for p in distinct if p not in answers]
@@ -249,13 +256,13 @@ def map_prompts(
             done, waiting = cf.wait(waiting, timeout=0.1, return_when=cf.FIRST_COMPLETED)
             for future in done:
                 prompt = futures[future]
-                exc = future.exception()
-                if exc is None:
+                failure = future.exception()
+                if failure is None:
                     answers[prompt] = future.result()
-                elif isinstance(exc, (ConnectError, ModelNotFoundError)):
-                    raise exc
+                elif isinstance(failure, (ConnectError, ModelNotFoundError)):
+                    raise failure  # every row would fail the same way
                 else:
-                    errors[prompt] = _message(exc)
+                    errors[prompt] = _message(failure)
                 report(1)
         finished = True
     except KeyboardInterrupt as stop:

@@ -276,3 +276,11 @@ def test_progress_bar_and_callback(client, cache_dir, capsys) -> None:
                     cache_dir=cache_dir, progress=True)
     err = capsys.readouterr().err
     assert f"map_prompts {MODEL}" in err and "4/4" in err
+
+
+def test_unusable_cache_dir_warns_and_runs(ollama_sandbox, client, tmp_path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.warns(MapPromptsWarning, match="no answer cache"):
+        out = onb.map_prompts(["a"], "{{text}}", model=MODEL, client=client, cache_dir=blocker)
+    assert out.notna().all() and len(generated(ollama_sandbox)) == 1
