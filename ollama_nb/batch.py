@@ -16,8 +16,12 @@ re-raises ``KeyboardInterrupt``; the exception's ``.partial`` holds the rows tha
 had finished. A failing row does not stop the run: its cell holds
 ``"[error] <message>"`` (or, with a schema, NA values and the message in the
 ``error`` column) and a :class:`MapPromptsWarning` says how many failed. Failed
-rows are not cached, so a rerun retries them. An unreachable server or an unknown
-model stops the run at once, since every row would fail the same way.
+rows are not cached, so a rerun retries them (so is an answer that is not valid JSON
+when a schema was given). An unreachable server or an unknown model stops the run at
+once, since every row would fail the same way. The cache key is the host, model,
+prompt, system, options, schema and think setting (not ``keep_alive`` or
+``concurrency``, which do not change answers); a cache folder that cannot be used
+gives a warning and an uncached run.
 """
 
 from __future__ import annotations
