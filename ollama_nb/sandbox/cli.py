@@ -49,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"ollama-nb sandbox: {exc}", file=sys.stderr)
         return 2
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    # Ctrl-C and SIGTERM only set a flag: no KeyboardInterrupt can land between the banner
+    # and the wait loop, so the server is always stopped cleanly
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
     print(f"Ollama sandbox serving at {sandbox.url}", flush=True)
     print(f"  installed: {', '.join(sandbox.installed()) or '(none)'}")
     engines = sandbox.engines()
@@ -61,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         while not done.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         sandbox.stop()
         print("sandbox stopped", flush=True)
