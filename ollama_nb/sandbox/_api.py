@@ -368,8 +368,8 @@ class Api:
         stream = req.get("stream") is not False
         if prompt_tokens > num_ctx:
             if req.get("truncate") is False:
-                raise ApiError(400, "the input length exceeds the context length") if not stream \
-                    else _StreamPathError(400, "the input length exceeds the context length")
+                error = _StreamPathError if stream else ApiError
+                raise error(400, "the input length exceeds the context length")
             prompt_tokens = num_ctx
         seconds, load = self._load(model, req.get("keep_alive"))
         load_started = time.perf_counter()
@@ -398,10 +398,11 @@ class Api:
                 if tool_calls and limit <= len(think_toks) + len(content_toks):
                     tool_calls = None
         eval_count = max(1, len(think_toks) + len(content_toks) + (8 if tool_calls else 0))
-        created = utc_now
+        all_content = "".join(content_toks)
+        all_thinking = "".join(think_toks)
 
         def base() -> dict[str, Any]:
-            return {"model": text, "created_at": created()}
+            return {"model": text, "created_at": utc_now()}
 
         def chunk(content_piece: str = "", thinking_piece: str = "",
                   calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -426,8 +427,8 @@ class Api:
             obj["done"] = True
             obj["done_reason"] = reason
             if kind == "generate" and context_source is not None:
-                vocab = model.spec.vocab_size
-                obj["context"] = _context_ids(context_source + full_or_all(), vocab)
+                obj["context"] = _context_ids(context_source + all_content,
+                                              model.spec.vocab_size)
             now = time.perf_counter()
             obj["total_duration"] = _ns(now - started)
             obj["load_duration"] = _ns(load)
@@ -436,12 +437,6 @@ class Api:
             obj["eval_count"] = eval_count
             obj["eval_duration"] = _ns(now - load_started)
             return obj
-
-        all_content = "".join(content_toks)
-        all_thinking = "".join(think_toks)
-
-        def full_or_all() -> str:
-            return all_content
 
         on_close = self._after(model, seconds)
         if not stream:

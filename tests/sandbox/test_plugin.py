@@ -32,3 +32,15 @@ def test_default_models_have_distinct_ages(ollama_sandbox):
     assert [m["name"] for m in tags] == ["llama3.2:latest", "qwen3:latest",
                                          "all-minilm:latest", "nomic-embed-text:latest"]
     assert len({m["modified_at"][:19] for m in tags}) == 4
+
+
+def test_plugin_import_is_light():
+    import json
+
+    code = ("import sys, json, ollama_nb.sandbox.pytest_plugin, ollama_nb.sandbox; "
+            "print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    loaded = set(json.loads(out.stdout))
+    for heavy in ("numpy", "ollama_nb.sandbox.server", "http.server", "pandas"):
+        assert heavy not in loaded, heavy
