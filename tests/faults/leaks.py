@@ -65,7 +65,8 @@ class Snapshot:
                    tuple(sorted(t.name for t in threading.enumerate())),
                    tuple(tcp_connections()))
 
-    def grown(self, before: Snapshot, *, fd_slack: int, thread_slack: int) -> list[str]:
+    def grown(self, before: Snapshot, *, fd_slack: int, thread_slack: int,
+              conn_slack: int = 0) -> list[str]:
         """Why this snapshot has more than ``before`` allows (empty: fine)."""
         problems = []
         if self.fds > before.fds + fd_slack:
@@ -73,7 +74,7 @@ class Snapshot:
         if len(self.threads) > len(before.threads) + thread_slack:
             extra = sorted(set(self.threads) - set(before.threads)) or list(self.threads)
             problems.append(f"threads {len(before.threads)} -> {len(self.threads)}: {extra}")
-        if len(self.connections) > len(before.connections):
+        if len(self.connections) > len(before.connections) + conn_slack:
             problems.append(f"tcp connections {len(before.connections)} -> "
                             f"{len(self.connections)}: {list(self.connections)}")
         return problems
