@@ -35,14 +35,19 @@ __all__ = ["ChatBox"]
 
 _BUBBLE = "border-radius:8px;padding:0.35em 0.7em;margin:0.2em 0;max-width:92%"
 _USER = f"{_BUBBLE};background:var(--jp-layout-color2,#eef3fb);margin-left:auto"
-_ASSISTANT = f"{_BUBBLE};background:var(--jp-layout-color1,#fff);border:1px solid var(--jp-border-color2,#ddd)"
+_ASSISTANT = (
+    f"{_BUBBLE};background:var(--jp-layout-color1,#fff);"
+    "border:1px solid var(--jp-border-color2,#ddd)"
+)
 _ROLE = "font-size:0.75em;color:var(--jp-ui-font-color2,#777)"
 
 
 def _bubble(role: str, label: str, body: str) -> str:
     style = _USER if role == "user" else _ASSISTANT
-    return (f'<div class="ollama-nb-msg ollama-nb-{html.escape(role)}" style="{style}">'
-            f'<div style="{_ROLE}">{html.escape(label)}</div>{body}</div>')
+    return (
+        f'<div class="ollama-nb-msg ollama-nb-{html.escape(role)}" style="{style}">'
+        f'<div style="{_ROLE}">{html.escape(label)}</div>{body}</div>'
+    )
 
 
 def message_html(message: dict[str, Any], model: str = "") -> str:
@@ -79,9 +84,18 @@ class ChatBox(w.VBox):
     status = Unicode("idle", help="idle, running, stopping, done, stopped or error.")
     interval = Float(0.1, min=0.0, help="Minimum seconds between two live updates of a reply.")
 
-    def __init__(self, chat: str = "default", *, model: str | None = None, system: str | None = None,
-                 client: Any = None, host: str | None = None, think: bool | str | None = None,
-                 options: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        chat: str = "default",
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        client: Any = None,
+        host: str | None = None,
+        think: bool | str | None = None,
+        options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._client, self._host = client, host
         self.request_options: dict[str, Any] = {"think": think, "options": options}
         self.stop_requested = threading.Event()
@@ -94,32 +108,53 @@ class ChatBox(w.VBox):
         chosen = model or session.model
         if chosen:
             self.picker.value = chosen
-        self.system_box = w.Textarea(placeholder="System prompt (optional)", rows=2,
-                                     layout=w.Layout(width="100%"))
-        stored = session.messages[0]["content"] if session.messages[:1] and \
-            session.messages[0]["role"] == "system" else ""
+        self.system_box = w.Textarea(
+            placeholder="System prompt (optional)", rows=2, layout=w.Layout(width="100%")
+        )
+        stored = (
+            session.messages[0]["content"]
+            if session.messages[:1] and session.messages[0]["role"] == "system"
+            else ""
+        )
         self.system_box.value = system if system is not None else stored
         # no fixed height: the history grows with the output area, so the newest reply is
         # never hidden below a scroll position the kernel cannot move
-        self.history = w.VBox(layout=w.Layout(border="1px solid var(--jp-border-color2,#ddd)",
-                                              padding="0.3em"))
+        self.history = w.VBox(
+            layout=w.Layout(border="1px solid var(--jp-border-color2,#ddd)", padding="0.3em")
+        )
         self.history.add_class("ollama-nb-history")
-        self.input = w.Text(placeholder="Message (Enter to send)", continuous_update=True,
-                            layout=w.Layout(flex="1 1 auto", width="auto"))
-        self.send_button = w.Button(description="Send", icon="paper-plane", button_style="primary",
-                                    layout=w.Layout(width="auto"))
-        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True,
-                                    layout=w.Layout(width="auto"))
-        self.clear_button = w.Button(description="Clear", icon="trash",
-                                     tooltip="Forget this conversation", layout=w.Layout(width="auto"))
+        self.input = w.Text(
+            placeholder="Message (Enter to send)",
+            continuous_update=True,
+            layout=w.Layout(flex="1 1 auto", width="auto"),
+        )
+        self.send_button = w.Button(
+            description="Send",
+            icon="paper-plane",
+            button_style="primary",
+            layout=w.Layout(width="auto"),
+        )
+        self.stop_button = w.Button(
+            description="Stop", icon="stop", disabled=True, layout=w.Layout(width="auto")
+        )
+        self.clear_button = w.Button(
+            description="Clear",
+            icon="trash",
+            tooltip="Forget this conversation",
+            layout=w.Layout(width="auto"),
+        )
         self._status = w.HTML("")
-        super().__init__(children=[
-            w.HBox([self.picker, self.clear_button]),
-            self.system_box,
-            self.history,
-            w.HBox([self.input, self.send_button, self.stop_button]),
-            self._status,
-        ], chat=chat, **kwargs)
+        super().__init__(
+            children=[
+                w.HBox([self.picker, self.clear_button]),
+                self.system_box,
+                self.history,
+                w.HBox([self.input, self.send_button, self.stop_button]),
+                self._status,
+            ],
+            chat=chat,
+            **kwargs,
+        )
         self.add_class("ollama-nb-chatbox")
         self.input.on_msg(self._on_input_msg)
         self.send_button.on_click(lambda _button: self.send())
@@ -165,8 +200,12 @@ class ChatBox(w.VBox):
         self.stop_requested.clear()
         self._set_status("running")
         generation = self._generation
-        self.future = in_thread(lambda: self._reply(session, model, message, messages, user_view,
-                                                    reply_view, generation), name="ollama-nb-chat")
+        self.future = in_thread(
+            lambda: self._reply(
+                session, model, message, messages, user_view, reply_view, generation
+            ),
+            name="ollama-nb-chat",
+        )
         return self.future
 
     def stop(self) -> None:
@@ -188,18 +227,28 @@ class ChatBox(w.VBox):
         self._set_status("idle")
 
     def to_dataframe(self) -> Any:
-        """The conversation as a DataFrame (role, content, thinking, ...), as ``--history`` gives."""
+        """The conversation as a DataFrame (role, content, thinking, ...), like ``--history``."""
         return self.session.to_dataframe()
 
     # -- streaming a reply (worker thread) --------------------------------------------------------
-    def _reply(self, session: ChatSession, model: str, message: str, messages: list[dict[str, Any]],
-               user_view: Any, reply_view: Any, generation: int) -> Any:
+    def _reply(
+        self,
+        session: ChatSession,
+        model: str,
+        message: str,
+        messages: list[dict[str, Any]],
+        user_view: Any,
+        reply_view: Any,
+        generation: int,
+    ) -> Any:
         from .._session import get_client
 
         stream = None
         try:
             extra = {k: v for k, v in self.request_options.items() if v is not None}
-            stream = get_client(self._host, self._client).chat(model, messages, stream=True, **extra)
+            stream = get_client(self._host, self._client).chat(
+                model, messages, stream=True, **extra
+            )
             with self._lock:
                 self._stream = stream
             if self.stop_requested.is_set():
@@ -211,17 +260,22 @@ class ChatBox(w.VBox):
                     stream.close()
                     break
                 if throttle.ready():
-                    reply_view.value = _bubble("assistant", model, streaming_bundle(
-                        stream.text, thinking=stream.thinking)["text/html"])
+                    reply_view.value = _bubble(
+                        "assistant",
+                        model,
+                        streaming_bundle(stream.text, thinking=stream.thinking)["text/html"],
+                    )
         except Exception as exc:
             error = exc.message if isinstance(exc, OllamaError) else f"{type(exc).__name__}: {exc}"
             partial = stream.text if stream is not None else ""
             if partial:
-                self._keep(session, model, message, stream, reply_view, generation,
-                           note=f"✖ {error}")
+                self._keep(
+                    session, model, message, stream, reply_view, generation, note=f"✖ {error}"
+                )
             else:  # nothing arrived: give the text back so it can be sent again
-                self.history.children = tuple(c for c in self.history.children
-                                              if c not in (user_view, reply_view))
+                self.history.children = tuple(
+                    c for c in self.history.children if c not in (user_view, reply_view)
+                )
                 user_view.close()
                 reply_view.close()
                 if not self.input.value:
@@ -234,31 +288,52 @@ class ChatBox(w.VBox):
                 if self._stream is stream:
                     self._stream = None
         stopped = self.stop_requested.is_set() or stream.stopped
-        self._keep(session, model, message, stream, reply_view, generation,
-                   note="⏹ stopped (partial answer)" if stopped else "")
+        self._keep(
+            session,
+            model,
+            message,
+            stream,
+            reply_view,
+            generation,
+            note="⏹ stopped (partial answer)" if stopped else "",
+        )
         if generation == self._generation:  # after a clear the box is idle already
             final = stream.final
             stats = Stats.from_response(final, model=model) if final is not None else None
             self._set_status("stopped" if stopped else "done", stats_line(stats) if stats else "")
         return stream.partial
 
-    def _keep(self, session: ChatSession, model: str, message: str, stream: Any, view: Any,
-              generation: int, note: str) -> None:
+    def _keep(
+        self,
+        session: ChatSession,
+        model: str,
+        message: str,
+        stream: Any,
+        view: Any,
+        generation: int,
+        note: str,
+    ) -> None:
         """Store the turn in the shared conversation and show the final rendering."""
-        view.value = _bubble("assistant", model, answer_bundle(
-            stream.text, thinking=stream.thinking, status=note)["text/html"])
+        view.value = _bubble(
+            "assistant",
+            model,
+            answer_bundle(stream.text, thinking=stream.thinking, status=note)["text/html"],
+        )
         if generation != self._generation:  # the conversation was cleared meanwhile
             return
         session.add("user", message)
         session.add("assistant", stream.text, thinking=stream.thinking or None)
         session.model = model
 
-    # -- display ------------------------------------------------------------------------------------
+    # -- display ----------------------------------------------------------------------
     def _render_history(self) -> None:
         old = self.history.children
         model = self.session.model or ""
-        self.history.children = tuple(w.HTML(message_html(m, model)) for m in self.session.messages
-                                      if m.get("role") != "system")
+        self.history.children = tuple(
+            w.HTML(message_html(m, model))
+            for m in self.session.messages
+            if m.get("role") != "system"
+        )
         for child in old:
             child.close()
 
@@ -267,8 +342,14 @@ class ChatBox(w.VBox):
         running = status in ("running", "stopping")
         self.stop_button.disabled = not running
         self.send_button.disabled = running
-        label = {"running": "● answering…", "stopping": "stopping…", "stopped": "⏹ stopped",
-                 "done": "✔", "error": "✖", "idle": ""}.get(status, status)
+        label = {
+            "running": "● answering…",
+            "stopping": "stopping…",
+            "stopped": "⏹ stopped",
+            "done": "✔",
+            "error": "✖",
+            "idle": "",
+        }.get(status, status)
         text = " ".join(p for p in (label, detail) if p)
         self._status.value = error_html(text) if status == "error" else muted(text)
 
@@ -286,8 +367,17 @@ class ChatBox(w.VBox):
     def close(self) -> None:
         """Stop any reply and close the widgets."""
         self.stop()
-        for child in (*self.history.children, self.history, self.picker, self.system_box, self.input,
-                      self.send_button, self.stop_button, self.clear_button, self._status,
-                      *self.children):
+        for child in (
+            *self.history.children,
+            self.history,
+            self.picker,
+            self.system_box,
+            self.input,
+            self.send_button,
+            self.stop_button,
+            self.clear_button,
+            self._status,
+            *self.children,
+        ):
             child.close()
         super().close()

@@ -56,9 +56,14 @@ class StreamPane(w.VBox):
     thinking = Unicode("", help="The model's thinking so far, kept apart from the answer.")
     error = Unicode("", help="The error message when status is 'error'.")
     interval = Float(0.1, min=0.0, help="Minimum seconds between two live updates (10 a second).")
-    fmt = Unicode("markdown", help="How the final answer is rendered: markdown, text, code or json.")
-    record = Bool(True, help="Also publish the final answer as an ordinary display output "
-                             "(run/arun/start), so the saved notebook keeps it.")
+    fmt = Unicode(
+        "markdown", help="How the final answer is rendered: markdown, text, code or json."
+    )
+    record = Bool(
+        True,
+        help="Also publish the final answer as an ordinary display output "
+        "(run/arun/start), so the saved notebook keeps it.",
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         self.stop_requested = threading.Event()
@@ -69,15 +74,22 @@ class StreamPane(w.VBox):
         self._throttle = Throttle(0.1)
         self._final_stats: Stats | None = None
         self._status = w.HTML("")
-        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True,
-                                    tooltip="Stop the answer (closes the connection)",
-                                    layout=w.Layout(width="auto"))
+        self.stop_button = w.Button(
+            description="Stop",
+            icon="stop",
+            disabled=True,
+            tooltip="Stop the answer (closes the connection)",
+            layout=w.Layout(width="auto"),
+        )
         self._body = w.HTML("", layout=w.Layout(min_height="2em"))
         self._stats = w.HTML("")
-        kwargs.setdefault("layout", w.Layout(border="1px solid var(--jp-border-color2,#ddd)",
-                                             padding="0.3em 0.6em"))
-        super().__init__(children=[w.HBox([self.stop_button, self._status]), self._body,
-                                   self._stats], **kwargs)
+        kwargs.setdefault(
+            "layout",
+            w.Layout(border="1px solid var(--jp-border-color2,#ddd)", padding="0.3em 0.6em"),
+        )
+        super().__init__(
+            children=[w.HBox([self.stop_button, self._status]), self._body, self._stats], **kwargs
+        )
         self.add_class("ollama-nb-pane")
         self.stop_button.on_click(lambda _button: self.stop())
 
@@ -105,12 +117,27 @@ class StreamPane(w.VBox):
         self.result = result
         stats = getattr(result, "stats", None)
         if not isinstance(stats, Stats):
-            stats = Stats.from_response(getattr(result, "response", None) or result, model=self.model)
+            stats = Stats.from_response(
+                getattr(result, "response", None) or result, model=self.model
+            )
         error = getattr(result, "error", None)
-        status = ("error" if error else "stopped" if self.stop_requested.is_set()
-                  else "interrupted" if getattr(result, "interrupted", False) else "done")
-        self._end(str(getattr(result, "text", "") or ""), str(getattr(result, "thinking", "") or ""),
-                  stats, status, str(error or ""), fmt=str(getattr(result, "fmt", "") or self.fmt))
+        status = (
+            "error"
+            if error
+            else "stopped"
+            if self.stop_requested.is_set()
+            else "interrupted"
+            if getattr(result, "interrupted", False)
+            else "done"
+        )
+        self._end(
+            str(getattr(result, "text", "") or ""),
+            str(getattr(result, "thinking", "") or ""),
+            stats,
+            status,
+            str(error or ""),
+            fmt=str(getattr(result, "fmt", "") or self.fmt),
+        )
 
     def stop(self) -> None:
         """Ask the running answer to stop and close its connection now (thread-safe)."""
@@ -123,8 +150,16 @@ class StreamPane(w.VBox):
             self._set_status("stopping")
 
     # -- running a request ------------------------------------------------------------------
-    def run(self, model: str, prompt: str | None = None, *, messages: Any = None, client: Any = None,
-            host: str | None = None, **options: Any) -> Any:
+    def run(
+        self,
+        model: str,
+        prompt: str | None = None,
+        *,
+        messages: Any = None,
+        client: Any = None,
+        host: str | None = None,
+        **options: Any,
+    ) -> Any:
         """Stream an answer into the pane, blocking the cell; returns the typed result.
 
         ``messages`` makes it a chat request, otherwise ``prompt`` is sent to
@@ -140,16 +175,28 @@ class StreamPane(w.VBox):
             raise
         return self.consume(stream, model=model, begin=False)
 
-    async def arun(self, model: str, prompt: str | None = None, *, messages: Any = None,
-                   client: Any = None, host: str | None = None, **options: Any) -> Any:
+    async def arun(
+        self,
+        model: str,
+        prompt: str | None = None,
+        *,
+        messages: Any = None,
+        client: Any = None,
+        host: str | None = None,
+        **options: Any,
+    ) -> Any:
         """Like :meth:`run`, but the cell awaits while a worker thread streams.
 
         The kernel's event loop stays free, so ipykernel >= 7.4 handles Stop at once.
         """
         self._claim(model)
         future = in_thread(
-            lambda: self.consume(self._open(model, prompt, messages, client, host, options),
-                                 model=model, record=False, begin=False),
+            lambda: self.consume(
+                self._open(model, prompt, messages, client, host, options),
+                model=model,
+                record=False,
+                begin=False,
+            ),
             name="ollama-nb-pane",
         )
         try:
@@ -163,8 +210,16 @@ class StreamPane(w.VBox):
             self._publish_record()
         return result
 
-    def _start_background(self, model: str, prompt: str | None = None, *, messages: Any = None,
-                          client: Any = None, host: str | None = None, **options: Any) -> Future[Any]:
+    def _start_background(
+        self,
+        model: str,
+        prompt: str | None = None,
+        *,
+        messages: Any = None,
+        client: Any = None,
+        host: str | None = None,
+        **options: Any,
+    ) -> Future[Any]:
         self._claim(model)
 
         def work() -> Any:
@@ -178,8 +233,15 @@ class StreamPane(w.VBox):
 
         return in_thread(work, name="ollama-nb-pane")
 
-    def _open(self, model: str, prompt: str | None, messages: Any, client: Any,
-              host: str | None, options: dict[str, Any]) -> Any:
+    def _open(
+        self,
+        model: str,
+        prompt: str | None,
+        messages: Any,
+        client: Any,
+        host: str | None,
+        options: dict[str, Any],
+    ) -> Any:
         from .._session import get_client
 
         chosen = get_client(host, client)
@@ -187,8 +249,9 @@ class StreamPane(w.VBox):
             return chosen.chat(model, messages, stream=True, **options)
         return chosen.generate(model, prompt or "", stream=True, **options)
 
-    def consume(self, stream: Any, *, model: str = "", record: bool = True,
-                begin: bool = True) -> Any:
+    def consume(
+        self, stream: Any, *, model: str = "", record: bool = True, begin: bool = True
+    ) -> Any:
         """Show an open client ``Stream`` in the pane until it ends or Stop closes it.
 
         Returns the stream's result (partial when stopped). A ``StreamError`` or
@@ -220,7 +283,9 @@ class StreamPane(w.VBox):
             stream.close()
             with self._stream_lock:
                 self._stream = None
-            if status == "done" and (self.stop_requested.is_set() or getattr(stream, "stopped", False)):
+            if status == "done" and (
+                self.stop_requested.is_set() or getattr(stream, "stopped", False)
+            ):
                 status = "stopped"
             self.result = stream.partial
             final = getattr(stream, "final", None)
@@ -234,8 +299,10 @@ class StreamPane(w.VBox):
     def _claim(self, model: str) -> None:
         """Begin a request of our own; one answer at a time per pane."""
         if self.status in ("running", "stopping"):
-            raise RuntimeError("this StreamPane is still streaming an answer: press Stop "
-                               "(or pane.stop()) first, or use another pane")
+            raise RuntimeError(
+                "this StreamPane is still streaming an answer: press Stop "
+                "(or pane.stop()) first, or use another pane"
+            )
         self._begin(model)
 
     def _begin(self, model: str) -> None:
@@ -250,13 +317,22 @@ class StreamPane(w.VBox):
         self.stop_button.disabled = False
         self._set_status("running")
 
-    def _end(self, text: str, thinking: str, stats: Stats | None, status: str, error: str,
-             fmt: str | None = None) -> None:
+    def _end(
+        self,
+        text: str,
+        thinking: str,
+        stats: Stats | None,
+        status: str,
+        error: str,
+        fmt: str | None = None,
+    ) -> None:
         fmt = fmt if fmt in FORMATS else (self.fmt if self.fmt in FORMATS else "markdown")
         with self.hold_trait_notifications():
             self.text, self.thinking, self.error = text, thinking, error
         self._final_stats = stats
-        body = answer_bundle(text, thinking=thinking, fmt=fmt)["text/html"] if text or thinking else ""
+        body = (
+            answer_bundle(text, thinking=thinking, fmt=fmt)["text/html"] if text or thinking else ""
+        )
         if error:
             body += f"<div>{error_html(error)}</div>"
         self._body.value = body
@@ -275,11 +351,18 @@ class StreamPane(w.VBox):
             return
         from IPython.display import display
 
-        note = {"stopped": _STATUS_TEXT["stopped"], "interrupted": _STATUS_TEXT["interrupted"],
-                "error": f"✖ {self.error}" if self.error else ""}.get(self.status, "")
+        note = {
+            "stopped": _STATUS_TEXT["stopped"],
+            "interrupted": _STATUS_TEXT["interrupted"],
+            "error": f"✖ {self.error}" if self.error else "",
+        }.get(self.status, "")
         fmt = self.fmt if self.fmt in FORMATS else "markdown"
-        display(answer_bundle(self.text, thinking=self.thinking, stats=self._final_stats,
-                              fmt=fmt, status=note), raw=True)
+        display(
+            answer_bundle(
+                self.text, thinking=self.thinking, stats=self._final_stats, fmt=fmt, status=note
+            ),
+            raw=True,
+        )
 
     # -- text ---------------------------------------------------------------------------------
     def __repr__(self) -> str:

@@ -51,19 +51,34 @@ class ModelPicker(w.VBox):
     error = Unicode("", help="Why the last refresh failed ('' when it worked).")
     count = Int(0, help="How many local models the last refresh found.")
 
-    def __init__(self, *, client: Any = None, host: str | None = None, bind: bool = True,
-                 description: str = "Model", refresh: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any = None,
+        host: str | None = None,
+        bind: bool = True,
+        description: str = "Model",
+        refresh: bool = True,
+        **kwargs: Any,
+    ) -> None:
         self._client, self._host = client, host
         self._syncing = False
         self._names: list[str] = []
-        self.dropdown = w.Dropdown(options=[], description=description,
-                                   layout=w.Layout(width="auto", min_width="18em"))
-        self.refresh_button = w.Button(description="Refresh", icon="refresh",
-                                       tooltip="Reload the list of local models",
-                                       layout=w.Layout(width="auto"))
+        self.dropdown = w.Dropdown(
+            options=[], description=description, layout=w.Layout(width="auto", min_width="18em")
+        )
+        self.refresh_button = w.Button(
+            description="Refresh",
+            icon="refresh",
+            tooltip="Reload the list of local models",
+            layout=w.Layout(width="auto"),
+        )
         self.status = w.HTML("")
-        super().__init__(children=[w.HBox([self.dropdown, self.refresh_button]), self.status],
-                         bind=bind, **kwargs)
+        super().__init__(
+            children=[w.HBox([self.dropdown, self.refresh_button]), self.status],
+            bind=bind,
+            **kwargs,
+        )
         self.dropdown.observe(self._on_dropdown, "value")
         self.observe(self._on_value, "value")
         self.refresh_button.on_click(lambda _button: self.refresh())
@@ -94,7 +109,9 @@ class ModelPicker(w.VBox):
         entries = sorted(((m.name or m.model or "", m.size) for m in models), key=lambda e: e[0])
         self._names = [name for name, _ in entries if name]
         self.count = len(self._names)
-        self._options = [(f"{name}  ({format_bytes(size)})", name) for name, size in entries if name]
+        self._options = [
+            (f"{name}  ({format_bytes(size)})", name) for name, size in entries if name
+        ]
         self.dropdown.layout.display = None
         self.dropdown.disabled = False
         if self._names:

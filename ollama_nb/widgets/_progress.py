@@ -79,13 +79,26 @@ class PullProgress(HasTraits):
     error = Unicode("", help="The error message when state is 'error'.")
     interval = Float(0.2, min=0.0, help="Minimum seconds between two widget updates.")
     text_interval = Float(1.0, min=0.0, help="Minimum seconds between two text lines per layer.")
-    text_mode = Bool(False, help="Print text lines instead of updating widgets (no widget frontend).")
-    record = Bool(True, help="In widget mode, also leave a one-line text summary as a display "
-                             "output when finished (widget state is not saved in notebooks).")
+    text_mode = Bool(
+        False, help="Print text lines instead of updating widgets (no widget frontend)."
+    )
+    record = Bool(
+        True,
+        help="In widget mode, also leave a one-line text summary as a display "
+        "output when finished (widget state is not saved in notebooks).",
+    )
 
-    def __init__(self, model: str = "", action: str = "pull", *, title: str | None = None,
-                 text_mode: bool | None = None, file: TextIO | None = None,
-                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: str = "",
+        action: str = "pull",
+        *,
+        title: str | None = None,
+        text_mode: bool | None = None,
+        file: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
         if title and not model:  # the magics' seam: PullProgress(title="pull llama3.2")
             first, _, rest = title.partition(" ")
             action, model = (first, rest) if first in ACTIONS else (action, title)
@@ -103,8 +116,12 @@ class PullProgress(HasTraits):
         self._bars = w.VBox()
         self.widget = w.VBox([self._title, self._bars, self._status])
         self.widget.add_class("ollama-nb-progress")
-        super().__init__(model=model, action=action, text_mode=not has_widget_frontend()
-                         if text_mode is None else text_mode, **kwargs)
+        super().__init__(
+            model=model,
+            action=action,
+            text_mode=not has_widget_frontend() if text_mode is None else text_mode,
+            **kwargs,
+        )
         self._throttle.interval = self.interval
         self._title.value = muted(f"{action} {model}".strip())
 
@@ -174,8 +191,15 @@ class PullProgress(HasTraits):
         layers = f" ({len(self._layers)} layers, {format_bytes(size)})" if self._layers else ""
         return f"✔ {self.action} {self.model}: success{layers}"
 
-    def run(self, client: Any, action: str | None = None, model: str | None = None,
-            *, show: bool = True, **kwargs: Any) -> Any:
+    def run(
+        self,
+        client: Any,
+        action: str | None = None,
+        model: str | None = None,
+        *,
+        show: bool = True,
+        **kwargs: Any,
+    ) -> Any:
         """Run ``client.<action>(model, stream=True, **kwargs)``, showing its progress.
 
         Returns the final progress result; on error the bars turn red and the
@@ -199,8 +223,11 @@ class PullProgress(HasTraits):
             self.finish(error="interrupted")
             raise
         except Exception as exc:
-            self.finish(error=exc.message if isinstance(exc, OllamaError)
-                        else f"{type(exc).__name__}: {exc}")
+            self.finish(
+                error=exc.message
+                if isinstance(exc, OllamaError)
+                else f"{type(exc).__name__}: {exc}"
+            )
             raise
         self.finish()
         return result
@@ -218,11 +245,13 @@ class PullProgress(HasTraits):
         if layer is None:
             layer = self._layers[digest] = _Layer(digest, sample_time=self._clock())
             if not self.text_mode:
-                layer.bar = w.FloatProgress(value=0.0, min=0.0, max=1.0,
-                                            layout=w.Layout(width="40%"))
+                layer.bar = w.FloatProgress(
+                    value=0.0, min=0.0, max=1.0, layout=w.Layout(width="40%")
+                )
                 layer.label = w.Label("")
-                layer.row = w.HBox([w.Label(layer.short, layout=w.Layout(width="9em")),
-                                    layer.bar, layer.label])
+                layer.row = w.HBox(
+                    [w.Label(layer.short, layout=w.Layout(width="9em")), layer.bar, layer.label]
+                )
                 self._bars.children = (*self._bars.children, layer.row)
         return layer
 
@@ -235,7 +264,7 @@ class PullProgress(HasTraits):
             layer.sample_time, layer.sample_bytes = now, completed
         layer.completed = completed
 
-    # -- widget output ------------------------------------------------------------------------------
+    # -- widget output ----------------------------------------------------------------
     def _push(self) -> None:
         style = {"success": "success", "error": "danger"}.get(self.state, "")
         for layer in self._layers.values():
@@ -256,14 +285,17 @@ class PullProgress(HasTraits):
             self._status.value = muted(self.status)
         self.messages += 1
 
-    # -- text output --------------------------------------------------------------------------------
+    # -- text output ------------------------------------------------------------------
     def _print_text(self, *, force: bool) -> None:
         lines: list[str] = []
         if self.state == "error":
             lines.append(f"✖ {self.action} {self.model}: {self.error}")
         elif self.state == "success":
-            lines.extend(f"  {layer.short}  100%  {format_bytes(layer.total)}"
-                         for layer in self._layers.values() if layer.dirty and layer.total)
+            lines.extend(
+                f"  {layer.short}  100%  {format_bytes(layer.total)}"
+                for layer in self._layers.values()
+                if layer.dirty and layer.total
+            )
             lines.append(self._summary())
         else:
             if self.status and self.status != self._last_printed and not self._layer_status:
@@ -271,7 +303,11 @@ class PullProgress(HasTraits):
                 self._last_printed = self.status
             now = self._clock()
             for layer in self._layers.values():
-                if layer.dirty and layer.total and (force or now - layer.last_text >= self.text_interval):
+                if (
+                    layer.dirty
+                    and layer.total
+                    and (force or now - layer.last_text >= self.text_interval)
+                ):
                     percent = 100 * layer.completed / layer.total
                     lines.append(f"  {layer.short}  {percent:3.0f}%  {layer.describe()}")
                     layer.last_text, layer.dirty = now, False

@@ -1,4 +1,4 @@
-"""Real-browser harness: one JupyterLab per session, driven by Python Playwright in Debian's Chromium.
+"""Real-browser harness: one JupyterLab per session, Python Playwright, Debian's Chromium.
 
 JupyterLab is started by the tests (token-less, loopback only, galata's server config
 from the ``jupyterlab`` package), its kernels see ``OLLAMA_HOST`` pointing at a sandbox
@@ -47,7 +47,9 @@ CHROMIUM_ARGS = [
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
-    skip = pytest.mark.skip(reason=f"{CHROMIUM} not found (apt-get install chromium); .ci/run installs it")
+    skip = pytest.mark.skip(
+        reason=f"{CHROMIUM} not found (apt-get install chromium); .ci/run installs it"
+    )
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
@@ -58,17 +60,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # -- the browser ------------------------------------------------------------------------------
 # Playwright's sync API keeps an event loop for as long as it runs. pytest-playwright's
 # fixtures are session-wide, which would leave that loop behind for every later test
-# (``asyncio.run`` then refuses to start), so the browser lives per module instead.
+# (``asyncio.run`` then refuses to start), so the browser lives only as long as this package.
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     """Debian's Chromium, headless; Playwright's own browser download is never used."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                             headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield browser
         finally:
@@ -89,7 +92,7 @@ def page(chromium: Any) -> Iterator[Any]:
 # -- the sandbox and JupyterLab ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_sandbox() -> Iterator[Any]:
     """An Ollama stand-in whose tokens arrive slowly enough to watch them arrive."""
     from ollama_nb.sandbox import Sandbox
@@ -111,7 +114,7 @@ def _load_hostile() -> Any:
 hostile_server = _load_hostile()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hostile() -> Iterator[Any]:
     """An Ollama look-alike whose model answers with script-laden HTML."""
     with hostile_server.HostileServer() as server:
@@ -146,14 +149,21 @@ class Lab:
     sandbox: Any
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory, lab_sandbox: Any) -> Iterator[Lab]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found")
     base = tmp_path_factory.mktemp("lab")
     root, home = base / "root", base / "home"
-    for folder in (root, home / "workspaces", home / "settings", home / "config", home / "data",
-                   home / "runtime", home / "tmp"):
+    for folder in (
+        root,
+        home / "workspaces",
+        home / "settings",
+        home / "config",
+        home / "data",
+        home / "runtime",
+        home / "tmp",
+    ):
         folder.mkdir(parents=True)
     # no "get notified about Jupyter news?" toast over the notebook
     notification = home / "settings" / "@jupyterlab" / "apputils-extension"
@@ -178,10 +188,23 @@ def lab(tmp_path_factory: pytest.TempPathFactory, lab_sandbox: Any) -> Iterator[
     env.pop("OLLAMA_API_KEY", None)
     log = open(base / "lab.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", f"--config={config}",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         "--allow-root", "--no-browser"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            f"--config={config}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            "--allow-root",
+            "--no-browser",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -192,11 +215,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory, lab_sandbox: Any) -> Iterator[
         log.close()
 
 
-def _wait_for_status(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90.0) -> None:
+def _wait_for_status(
+    url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/api/status", timeout=2) as response:
                 if response.status == 200:
@@ -204,8 +231,9 @@ def _wait_for_status(url: str, proc: subprocess.Popen[bytes], log: Path, timeout
         except OSError:
             pass
         time.sleep(0.25)
-    raise RuntimeError(f"JupyterLab did not answer {url}/api/status in {timeout}s:\n"
-                       f"{log.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"JupyterLab did not answer {url}/api/status in {timeout}s:\n{log.read_text()[-3000:]}"
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -231,8 +259,14 @@ def write_notebook(path: Path, cells: Sequence[str]) -> None:
     """A minimal nbformat-4 notebook with one code cell per source string."""
     notebook = {
         "cells": [
-            {"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
-             "outputs": [], "source": source}
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"c{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
             for i, source in enumerate(cells)
         ],
         "metadata": {
@@ -253,7 +287,9 @@ class NotebookPage:
 
     def run_all(self) -> None:
         """Start "Run All" without awaiting it: its promise settles only when every cell is done."""
-        self.page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        self.page.evaluate(
+            "() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+        )
 
     def run_cell(self, index: int) -> None:
         """Run one cell (not awaited), leaving the others alone."""
@@ -270,7 +306,8 @@ class NotebookPage:
     def outputs(self, index: int) -> list[dict[str, Any]]:
         """The nbformat outputs of cell ``index`` as the page holds them right now."""
         return self.page.evaluate(
-            "(i) => window.jupyterapp.shell.currentWidget.content.model.cells.get(i).toJSON().outputs || []",
+            "(i) => window.jupyterapp.shell.currentWidget.content.model.cells.get(i)"
+            ".toJSON().outputs || []",
             index,
         )
 
@@ -292,7 +329,7 @@ class NotebookPage:
         return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
 
     def wait_idle(self, timeout: float = 60.0, cells: Sequence[int] | None = None) -> None:
-        """Wait until the kernel is idle, no cell is running and ``cells`` (default all) have run."""
+        """Wait for an idle kernel, no running cell, and ``cells`` (default: all) having run."""
         self.page.wait_for_function(
             """(wanted) => {
                 const panel = window.jupyterapp.shell.currentWidget;
@@ -303,7 +340,8 @@ class NotebookPage:
                     const cell = cells.get(i);
                     if (cell.type !== 'code') continue;
                     if (cell.executionState === 'running') return false;
-                    if ((wanted === null || wanted.includes(i)) && cell.executionCount === null) return false;
+                    const want = wanted === null || wanted.includes(i);
+                    if (want && cell.executionCount === null) return false;
                 }
                 return true;
             }""",
@@ -318,7 +356,7 @@ def _joined(text: Any) -> str:
 
 @pytest.fixture
 def open_notebook(page: Any, lab: Lab) -> Any:
-    """``open_notebook(cells) -> NotebookPage``: write, open in a fresh workspace, wait for the kernel."""
+    """``open_notebook(cells) -> NotebookPage``: write, open in a new workspace, wait."""
     opened: list[Path] = []
 
     def _open(cells: Sequence[str], name: str | None = None, timeout: float = 60.0) -> NotebookPage:
@@ -346,8 +384,20 @@ def open_notebook(page: Any, lab: Lab) -> Any:
         return NotebookPage(page, lab, stem)
 
     yield _open
+    page.close()
+    _shutdown_kernels(lab.url)
     for path in opened:
         path.unlink(missing_ok=True)
+
+
+def _shutdown_kernels(url: str) -> None:
+    """End the test's kernels now rather than when JupyterLab stops (CI has 2 cores)."""
+    with urllib.request.urlopen(f"{url}/api/sessions", timeout=10) as response:
+        sessions = json.load(response)
+    for session in sessions:
+        request = urllib.request.Request(f"{url}/api/sessions/{session['id']}", method="DELETE")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
 
 
 @pytest.fixture(scope="session")
@@ -361,4 +411,3 @@ def screenshot_dir() -> Path | None:
         folder = REPO / folder
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-

@@ -23,27 +23,33 @@ def _shoot(locator: Any, folder: Path | None, name: str) -> None:
 
 
 def _requests_for(lab: Any, text: str) -> list[Any]:
-    return [r for r in lab.sandbox.requests
-            if isinstance(r.body, dict) and text in str(r.body.get("prompt", ""))]
+    return [
+        r
+        for r in lab.sandbox.requests
+        if isinstance(r.body, dict) and text in str(r.body.get("prompt", ""))
+    ]
 
 
 def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, screenshot_dir: Any) -> None:
-    nb = open_notebook([
-        "from ollama_nb.widgets import StreamPane\n"
-        "pane = StreamPane()\n"
-        "display(pane)\n"
-        f"result = pane.run('llama3.2', {PROMPT!r})",
-        "print(pane.status, len(pane.text) > 50, result.done)",
-        "%load_ext ollama_nb",
-        "%%ollama llama3.2 --pane\nTell me about the moon and the tides.",
-    ])
+    nb = open_notebook(
+        [
+            "from ollama_nb.widgets import StreamPane\n"
+            "pane = StreamPane()\n"
+            "display(pane)\n"
+            f"result = pane.run('llama3.2', {PROMPT!r})",
+            "print(pane.status, len(pane.text) > 50, result.done)",
+            "%load_ext ollama_nb",
+            "%%ollama llama3.2 --pane\nTell me about the moon and the tides.",
+        ]
+    )
     nb.run_all()
     # some answer text is on screen while the pane still says it is streaming
     nb.page.wait_for_function(
         """() => {
             const pane = document.querySelector('.ollama-nb-pane');
             const pre = pane && pane.querySelector('pre');
-            return !!(pre && pre.innerText.trim().length > 10 && pane.innerText.includes('streaming'));
+            const streaming = pane && pane.innerText.includes('streaming');
+            return !!(pre && pre.innerText.trim().length > 10 && streaming);
         }""",
         timeout=LONG,
     )
@@ -63,16 +69,18 @@ def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, screenshot
 
 
 def test_stop_ends_background_and_async_streams(open_notebook: Any, lab: Any) -> None:
-    nb = open_notebook([
-        "from ollama_nb.widgets import StreamPane\n"
-        "bg = StreamPane()\n"
-        "display(bg)\n"
-        "future = bg.start('llama3.2', 'Background: tell me about mountains, rivers and the sea')",
-        "aw = StreamPane()\n"
-        "display(aw)\n"
-        "result = await aw.arun('llama3.2', 'Awaited: tell me about forests, deserts and glaciers')",
-        "print(bg.status, aw.status, future.result().done, result.done)",
-    ])
+    nb = open_notebook(
+        [
+            "from ollama_nb.widgets import StreamPane\n"
+            "bg = StreamPane()\n"
+            "display(bg)\n"
+            "future = bg.start('llama3.2', 'Background: tell me about mountains and rivers')",
+            "aw = StreamPane()\n"
+            "display(aw)\n"
+            "result = await aw.arun('llama3.2', 'Awaited: tell me about forests and glaciers')",
+            "print(bg.status, aw.status, future.result().done, result.done)",
+        ]
+    )
     nb.run_all()
     panes = nb.page.locator(".ollama-nb-pane")
     for index in (0, 1):
@@ -91,18 +99,25 @@ def test_stop_ends_background_and_async_streams(open_notebook: Any, lab: Any) ->
 
 
 def test_picker_lists_the_sandbox_models_and_sets_the_default(
-        open_notebook: Any, screenshot_dir: Any) -> None:
-    nb = open_notebook([
-        "%load_ext ollama_nb\n%ollama picker",
-        "from ollama_nb._session import session\nprint('default:', session.model)",
-        "%ollama model all-minilm",
-    ])
+    open_notebook: Any, screenshot_dir: Any
+) -> None:
+    nb = open_notebook(
+        [
+            "%load_ext ollama_nb\n%ollama picker",
+            "from ollama_nb._session import session\nprint('default:', session.model)",
+            "%ollama model all-minilm",
+        ]
+    )
     nb.run_cell(0)
     select = nb.page.locator(".jp-OutputArea select").first
     expect(select.locator("option")).to_have_count(4, timeout=LONG)
     values = select.locator("option").evaluate_all("os => os.map(o => o.value)")
-    assert [v.split()[0] for v in values] == ["all-minilm:latest", "llama3.2:latest",
-                                             "nomic-embed-text:latest", "qwen3:latest"]
+    assert [v.split()[0] for v in values] == [
+        "all-minilm:latest",
+        "llama3.2:latest",
+        "nomic-embed-text:latest",
+        "qwen3:latest",
+    ]
     assert select.evaluate("s => s.value").startswith("llama3.2:latest")
     _shoot(nb.cell(0).locator(".jp-OutputArea-output").last, screenshot_dir, "picker.png")
 
@@ -121,11 +136,13 @@ def test_picker_lists_the_sandbox_models_and_sets_the_default(
 
 
 def test_chatbox_round_trip(open_notebook: Any, screenshot_dir: Any) -> None:
-    nb = open_notebook([
-        "%load_ext ollama_nb\n%ollama chatbox lab -m llama3.2",
-        "from ollama_nb._chat import chats\n"
-        "print([m['role'] for m in chats.get('lab').messages])",
-    ])
+    nb = open_notebook(
+        [
+            "%load_ext ollama_nb\n%ollama chatbox lab -m llama3.2",
+            "from ollama_nb._chat import chats\n"
+            "print([m['role'] for m in chats.get('lab').messages])",
+        ]
+    )
     nb.run_cell(0)
     box = nb.page.locator(".ollama-nb-chatbox")
     entry = box.get_by_placeholder("Message (Enter to send)")
@@ -163,18 +180,20 @@ def test_progress_bars_for_a_pull(open_notebook: Any, screenshot_dir: Any) -> No
 def test_hostile_answers_run_no_script(open_notebook: Any, hostile: Any, page: Any) -> None:
     page.add_init_script("window.__xss = false; window.__control = false;")
     url = hostile.url
-    nb = open_notebook([
-        f"%load_ext ollama_nb\nHOST = {url!r}",
-        "from ollama_nb.widgets import StreamPane, ChatBox, ModelPicker\n"
-        "pane = StreamPane()\ndisplay(pane)\n"
-        "pane.run('evil', 'anything', host=HOST, think=True)",
-        f"%%ollama evil --host {url} --think\nanything",
-        "box = ChatBox('xss', model='evil', host=HOST)\ndisplay(box)\n"
-        "box.send('hi').result(timeout=30)",
-        "ModelPicker(host=HOST, bind=False)",
-        # control: unescaped markup in an HTML widget does run, so the flag would catch a leak
-        "import ipywidgets\nipywidgets.HTML('<img src=x onerror=\"window.__control=true\">')",
-    ])
+    nb = open_notebook(
+        [
+            f"%load_ext ollama_nb\nHOST = {url!r}",
+            "from ollama_nb.widgets import StreamPane, ChatBox, ModelPicker\n"
+            "pane = StreamPane()\ndisplay(pane)\n"
+            "pane.run('evil', 'anything', host=HOST, think=True)",
+            f"%%ollama evil --host {url} --think\nanything",
+            "box = ChatBox('xss', model='evil', host=HOST)\ndisplay(box)\n"
+            "box.send('hi').result(timeout=30)",
+            "ModelPicker(host=HOST, bind=False)",
+            # control: unescaped markup in an HTML widget does run, so the flag would catch a leak
+            "import ipywidgets\nipywidgets.HTML('<img src=x onerror=\"window.__control=true\">')",
+        ]
+    )
     nb.run_all()
     nb.wait_idle(timeout=60)
     page.wait_for_function("() => window.__control === true", timeout=LONG)

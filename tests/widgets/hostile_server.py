@@ -20,7 +20,9 @@ HOSTILE_ANSWER = (
     "<script>window.__xss=true</script> **bold** "
     "[click](javascript:window.__xss=true) <svg onload=window.__xss=true></svg> done."
 )
-HOSTILE_THINKING = '<img src=y onerror="window.__xss=true">thinking<script>window.__xss=true</script>'
+HOSTILE_THINKING = (
+    '<img src=y onerror="window.__xss=true">thinking<script>window.__xss=true</script>'
+)
 HOSTILE_MODEL = "evil<img src=z onerror=window.__xss=true>:latest"
 DANGEROUS = ("<script", "<img", "<svg", "onerror=", "onload=", "javascript:window")
 
@@ -42,7 +44,7 @@ def live_markup(html_text: str) -> list[str]:
 
 
 def _chunks(text: str, size: int = 12) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -66,11 +68,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/api/tags":
-            self._send_json({"models": [{
-                "name": HOSTILE_MODEL, "model": HOSTILE_MODEL, "size": 1234567,
-                "digest": "0" * 64, "modified_at": "2026-01-01T00:00:00Z",
-                "details": {"family": "evil", "parameter_size": "1B", "quantization_level": "Q4_0"},
-            }]})
+            self._send_json(
+                {
+                    "models": [
+                        {
+                            "name": HOSTILE_MODEL,
+                            "model": HOSTILE_MODEL,
+                            "size": 1234567,
+                            "digest": "0" * 64,
+                            "modified_at": "2026-01-01T00:00:00Z",
+                            "details": {
+                                "family": "evil",
+                                "parameter_size": "1B",
+                                "quantization_level": "Q4_0",
+                            },
+                        }
+                    ]
+                }
+            )
         elif self.path == "/api/version":
             self._send_json({"version": "0.0.0-hostile"})
         else:
@@ -99,16 +114,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         for piece in _chunks(HOSTILE_THINKING):
-            line({"message": {"role": "assistant", "content": "", "thinking": piece}, "done": False}
-                 if chat else {"response": "", "thinking": piece, "done": False})
+            line(
+                {"message": {"role": "assistant", "content": "", "thinking": piece}, "done": False}
+                if chat
+                else {"response": "", "thinking": piece, "done": False}
+            )
         for piece in _chunks(HOSTILE_ANSWER):
-            line({"message": {"role": "assistant", "content": piece}, "done": False}
-                 if chat else {"response": piece, "done": False})
-        final = {"done": True, "done_reason": "stop", "total_duration": 1_000_000,
-                 "load_duration": 1000, "prompt_eval_count": 3, "prompt_eval_duration": 1000,
-                 "eval_count": 40, "eval_duration": 500_000_000}
-        line({"message": {"role": "assistant", "content": ""}, **final} if chat
-             else {"response": "", **final})
+            line(
+                {"message": {"role": "assistant", "content": piece}, "done": False}
+                if chat
+                else {"response": piece, "done": False}
+            )
+        final = {
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": 1_000_000,
+            "load_duration": 1000,
+            "prompt_eval_count": 3,
+            "prompt_eval_duration": 1000,
+            "eval_count": 40,
+            "eval_duration": 500_000_000,
+        }
+        line(
+            {"message": {"role": "assistant", "content": ""}, **final}
+            if chat
+            else {"response": "", **final}
+        )
         self.close_connection = True
 
 
@@ -118,8 +149,9 @@ class HostileServer:
     def __init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
-                                        name="hostile-ollama")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True, name="hostile-ollama"
+        )
 
     @property
     def url(self) -> str:

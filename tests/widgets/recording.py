@@ -44,8 +44,11 @@ class Wire:
 
     def updates(self, widget: Any) -> list[dict[str, Any]]:
         """The ``state`` of every ``update`` message sent for ``widget``."""
-        return [s.data["state"] for s in self.messages(widget)
-                if s.msg_type == "comm_msg" and s.data.get("method") == "update"]
+        return [
+            s.data["state"]
+            for s in self.messages(widget)
+            if s.msg_type == "comm_msg" and s.data.get("method") == "update"
+        ]
 
     def strings(self, *, skip: tuple[str, ...] = ("_options_labels",)) -> list[str]:
         """Every string in every state the frontend received (open and updates).
@@ -79,21 +82,32 @@ class Wire:
 class RecordingComm(BaseComm):
     wire: Wire
 
-    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                    buffers: Any = None, **keys: Any) -> None:
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: Any = None,
+        metadata: Any = None,
+        buffers: Any = None,
+        **keys: Any,
+    ) -> None:
         self.wire.record(self.comm_id, msg_type, data)
 
 
 def frontend_update(widget: Any, **state: Any) -> None:
     """What the browser sends when the user changes a widget's value."""
-    widget._handle_msg({"content": {"data": {"method": "update", "state": state,
-                                             "buffer_paths": []}}, "buffers": []})
+    widget._handle_msg(
+        {
+            "content": {"data": {"method": "update", "state": state, "buffer_paths": []}},
+            "buffers": [],
+        }
+    )
 
 
 def frontend_event(widget: Any, event: str) -> None:
     """A custom event from the browser (``click`` on a Button, ``submit`` on a Text)."""
-    widget._handle_msg({"content": {"data": {"method": "custom", "content": {"event": event}}},
-                        "buffers": []})
+    widget._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": event}}}, "buffers": []}
+    )
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

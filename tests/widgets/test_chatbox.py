@@ -1,4 +1,4 @@
-"""ChatBox without a browser: send on Enter or click, streaming reply, Stop, clear, shared sessions."""
+"""ChatBox without a browser: Enter or click sends, replies stream, Stop, clear, shared chats."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from ollama_nb._client import Client
 from ollama_nb.widgets import ChatBox
 
 
-def test_enter_sends_and_the_reply_streams_into_the_history(ollama_sandbox: Any, wire: Wire) -> None:
+def test_enter_sends_and_the_reply_streams_into_the_history(
+    ollama_sandbox: Any, wire: Wire
+) -> None:
     ollama_sandbox.token_delay = 0.01
     box = ChatBox("t1", model="llama3.2", client=Client(ollama_sandbox.url), interval=0.02)
     frontend_update(box.input, value="Why is the sky blue?")  # typing
@@ -48,8 +50,13 @@ def test_send_button_continues_the_conversation(ollama_sandbox: Any, wire: Wire)
 
 
 def test_system_prompt_and_options_go_with_the_request(ollama_sandbox: Any, wire: Wire) -> None:
-    box = ChatBox("t3", model="qwen3", client=Client(ollama_sandbox.url), think=True,
-                  options={"temperature": 0})
+    box = ChatBox(
+        "t3",
+        model="qwen3",
+        client=Client(ollama_sandbox.url),
+        think=True,
+        options={"temperature": 0},
+    )
     frontend_update(box.system_box, value="Answer like a pirate.")
     box.send("hello").result(timeout=10)
     body = ollama_sandbox.requests[-1].body

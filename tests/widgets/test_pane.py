@@ -18,7 +18,9 @@ from ollama_nb.widgets import StreamPane
 PROMPT = "Why is the sky blue? Explain scattering of light in the atmosphere."
 
 
-def test_streams_with_one_message_per_throttled_update(ollama_sandbox: Any, wire: Wire, shell: Any) -> None:
+def test_streams_with_one_message_per_throttled_update(
+    ollama_sandbox: Any, wire: Wire, shell: Any
+) -> None:
     ollama_sandbox.token_delay = 0.01
     pane = StreamPane(interval=0.05)
     body = pane._body
@@ -57,7 +59,9 @@ def test_hold_sync_folds_several_traits_into_one_message(wire: Wire) -> None:
     assert wire.updates(bar) == [{"value": 0.5, "bar_style": "success"}]
 
 
-def test_stop_click_in_background_mode_closes_the_stream(ollama_sandbox: Any, wire: Wire, shell: Any) -> None:
+def test_stop_click_in_background_mode_closes_the_stream(
+    ollama_sandbox: Any, wire: Wire, shell: Any
+) -> None:
     ollama_sandbox.token_delay = 0.05
     pane = StreamPane(interval=0.05)
     pane.record = False
@@ -69,13 +73,17 @@ def test_stop_click_in_background_mode_closes_the_stream(ollama_sandbox: Any, wi
 
     assert pane.status == "stopped"
     assert result.done is False and pane.text and pane.text == result.response
-    record = wait_for(lambda: ollama_sandbox.requests[-1].disconnected and ollama_sandbox.requests[-1],
-                      what="the sandbox to see the client leave")
+    record = wait_for(
+        lambda: ollama_sandbox.requests[-1].disconnected and ollama_sandbox.requests[-1],
+        what="the sandbox to see the client leave",
+    )
     assert record.path == "/api/generate"
     assert "stopped" in pane._status.value
 
 
-def test_stop_during_blocking_run_when_the_click_is_handled(ollama_sandbox: Any, wire: Wire, shell: Any) -> None:
+def test_stop_during_blocking_run_when_the_click_is_handled(
+    ollama_sandbox: Any, wire: Wire, shell: Any
+) -> None:
     """Where the kernel handles the click mid-cell (subshells), Stop ends a blocking run at once."""
     ollama_sandbox.token_delay = 0.05
     pane = StreamPane(interval=0.05)
@@ -101,7 +109,9 @@ def test_arun_stops_while_the_cell_awaits(ollama_sandbox: Any, wire: Wire, shell
     pane = StreamPane(interval=0.05)
 
     async def cell() -> Any:
-        task = asyncio.ensure_future(pane.arun("llama3.2", PROMPT, client=Client(ollama_sandbox.url)))
+        task = asyncio.ensure_future(
+            pane.arun("llama3.2", PROMPT, client=Client(ollama_sandbox.url))
+        )
         while pane.updates < 1:  # the event loop is free while the answer streams
             await asyncio.sleep(0.01)
         frontend_event(pane.stop_button, "click")
@@ -172,8 +182,16 @@ def test_as_a_view_of_the_magic(wire: Wire) -> None:
     assert pane.status == "running"
     pane.update("Hello <b>", "")
     assert "Hello &lt;b&gt;" in pane._body.value
-    pane.finish(SimpleNamespace(text="Hello <b>wor", thinking="", interrupted=True, error=None,
-                                stats=Stats(model="llama3.2", eval_count=3), fmt="markdown"))
+    pane.finish(
+        SimpleNamespace(
+            text="Hello <b>wor",
+            thinking="",
+            interrupted=True,
+            error=None,
+            stats=Stats(model="llama3.2", eval_count=3),
+            fmt="markdown",
+        )
+    )
     assert pane.status == "interrupted" and pane.text == "Hello <b>wor"  # kernel interrupt
     assert "3 tokens" in pane._stats.value
     assert repr(pane) == "StreamPane(model='llama3.2', status='interrupted', 12 chars)"
@@ -185,8 +203,9 @@ def test_text_repr_is_stable(wire: Wire) -> None:
     assert bundle["text/plain"] == "StreamPane(status='idle', 0 chars)"
 
 
-def test_stop_click_ends_the_magics_pane_stream(ollama_sandbox: Any, wire: Wire, shell: Any,
-                                                 monkeypatch: Any) -> None:
+def test_stop_click_ends_the_magics_pane_stream(
+    ollama_sandbox: Any, wire: Wire, shell: Any, monkeypatch: Any
+) -> None:
     """%%ollama --pane: the pane is a view of the magic's stream; a handled click stops it."""
     panes: list[StreamPane] = []
     original = StreamPane.__init__
@@ -199,6 +218,7 @@ def test_stop_click_ends_the_magics_pane_stream(ollama_sandbox: Any, wire: Wire,
     ollama_sandbox.token_delay = 0.05
     shell.run_line_magic("load_ext", "ollama_nb")
     try:
+
         def click_when_text_shows() -> None:
             wait_for(lambda: panes and panes[0].updates >= 1, what="text in the pane")
             frontend_event(panes[0].stop_button, "click")
@@ -217,8 +237,10 @@ def test_stop_click_ends_the_magics_pane_stream(ollama_sandbox: Any, wire: Wire,
     wait_for(lambda: ollama_sandbox.requests[-1].disconnected, what="disconnect")
 
 
-def test_kernel_interrupt_keeps_the_partial_answer(ollama_sandbox: Any, wire: Wire, shell: Any) -> None:
-    """A real SIGINT (what kernel interrupt sends) mid-stream: socket closed, partial kept, re-raised."""
+def test_kernel_interrupt_keeps_the_partial_answer(
+    ollama_sandbox: Any, wire: Wire, shell: Any
+) -> None:
+    """A real SIGINT (as kernel interrupt sends) mid-stream: socket closed, partial kept."""
     import os
     import signal
 

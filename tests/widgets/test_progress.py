@@ -24,8 +24,12 @@ class FakeClock:
 
 
 def _layer(digest: str, completed: int, total: int = 1000) -> dict[str, Any]:
-    return {"status": f"pulling {digest[:12]}", "digest": f"sha256:{digest}", "total": total,
-            "completed": completed}
+    return {
+        "status": f"pulling {digest[:12]}",
+        "digest": f"sha256:{digest}",
+        "total": total,
+        "completed": completed,
+    }
 
 
 def test_pull_from_the_sandbox_shows_a_bar_per_layer(ollama_sandbox: Any, wire: Wire) -> None:
@@ -117,16 +121,22 @@ def test_the_magics_progress_view_seam(ollama_sandbox: Any, wire: Wire) -> None:
     progress.close()  # the end of the operation: the bars stay open on screen
     assert progress.state == "success" and progress.widget.comm is not None
     bundle = progress._repr_mimebundle_()
-    assert bundle["text/plain"] == f"PullProgress(pull 'gemma3:1b', {len(progress._layers)} layers, success)"
-    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == progress.widget.model_id
+    assert (
+        bundle["text/plain"]
+        == f"PullProgress(pull 'gemma3:1b', {len(progress._layers)} layers, success)"
+    )
+    assert (
+        bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == progress.widget.model_id
+    )
     other = PullProgress(title="push me/model", text_mode=False)
     other.update({"status": "retrieving manifest"})
     other.close(interrupted=True)
     assert other.state == "error" and other.error == "interrupted"
 
 
-def test_ollama_pull_magic_drives_the_widget(ollama_sandbox: Any, wire: Wire, shell: Any,
-                                            monkeypatch: Any) -> None:
+def test_ollama_pull_magic_drives_the_widget(
+    ollama_sandbox: Any, wire: Wire, shell: Any, monkeypatch: Any
+) -> None:
     """%ollama pull in a kernel: the magics build a PullProgress and end it with close()."""
     from IPython.utils.capture import capture_output
 
