@@ -12,6 +12,7 @@ percentage per layer at most once per ``text_interval``.
 
 from __future__ import annotations
 
+import html
 import sys
 import time
 from collections.abc import Callable
@@ -248,9 +249,14 @@ class PullProgress(HasTraits):
                 layer.bar = w.FloatProgress(
                     value=0.0, min=0.0, max=1.0, layout=w.Layout(width="40%")
                 )
-                layer.label = w.Label("")
+                # HTML with escaped text, not Label: a Label's text goes through MathJax
+                layer.label = w.HTML("")
                 layer.row = w.HBox(
-                    [w.Label(layer.short, layout=w.Layout(width="9em")), layer.bar, layer.label]
+                    [
+                        w.HTML(html.escape(layer.short), layout=w.Layout(width="9em")),
+                        layer.bar,
+                        layer.label,
+                    ]
                 )
                 self._bars.children = (*self._bars.children, layer.row)
         return layer
@@ -274,7 +280,7 @@ class PullProgress(HasTraits):
             with layer.bar.hold_sync():
                 layer.bar.value = min(max(fraction, 0.0), 1.0)
                 layer.bar.bar_style = style
-            layer.label.value = layer.describe()
+            layer.label.value = html.escape(layer.describe())
             layer.dirty = False
             self.messages += 1
         if self.state == "error":

@@ -165,3 +165,16 @@ def test_ollama_pull_magic_drives_the_widget(
     kinds = [sorted(o.data) for o in captured.outputs]
     assert kinds[0] == ["application/vnd.jupyter.widget-view+json", "text/plain"]
     assert captured.outputs[-1].data["text/plain"].startswith("✔ pull gemma3:1b: success (")
+
+
+def test_server_text_never_reaches_a_label(wire: Wire) -> None:
+    """Label text is typeset by MathJax in the frontend; server strings go in escaped HTML."""
+    import ipywidgets as w
+
+    progress = PullProgress("m", text_mode=False)
+    progress.feed({"status": "pulling $x$", "digest": "sha256:<b>$\\href{javascript:x}{y}$",
+                   "total": 10, "completed": 5})
+    progress.finish()
+    row = progress._bars.children[0]
+    assert not any(isinstance(child, w.Label) for child in row.children)
+    assert "&lt;b&gt;" in row.children[0].value
