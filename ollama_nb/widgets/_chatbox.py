@@ -20,6 +20,7 @@ from traitlets import Float, Unicode
 
 from .._chat import ChatSession, chats
 from .._errors import OllamaError
+from .._session import session as defaults
 from .._render import (
     Stats,
     answer_bundle,
@@ -105,7 +106,7 @@ class ChatBox(w.VBox):
         self._generation = 0  # bumped by clear(): a reply from before a clear is not stored
         session = chats.get(chat)
         self.picker = ModelPicker(client=client, host=host, bind=False, description="Model")
-        chosen = model or session.model
+        chosen = model or session.model or defaults.model
         if chosen:
             self.picker.value = chosen
         self.system_box = w.Textarea(

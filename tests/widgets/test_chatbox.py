@@ -133,3 +133,13 @@ def test_clear_while_a_reply_streams_keeps_nothing_of_it(ollama_sandbox: Any, wi
     future.result(timeout=10)
     assert chats.get("t8").messages == [] and box.history.children == ()
     assert box.status == "idle" and not box.send_button.disabled
+
+
+def test_model_defaults_to_the_session_default(ollama_sandbox: Any, wire: Wire) -> None:
+    from ollama_nb._session import session
+
+    session.set("model", "qwen3")
+    box = ChatBox("t9", client=Client(ollama_sandbox.url))
+    assert box.model == "qwen3:latest"
+    session.set("model", "llama3.2")  # the box keeps its own choice afterwards
+    assert box.model == "qwen3:latest"
