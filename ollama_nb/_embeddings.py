@@ -156,6 +156,9 @@ def embed(
     if dimensions is not None and (not isinstance(dimensions, int) or dimensions < 1):
         raise InvalidArgumentError(f"dimensions must be a positive integer, got {dimensions!r}")
     model = model or session.embed_model
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidArgumentError("embed needs a model: pass model='all-minilm' or set a "
+                                   "default with %config OllamaMagics.embed_model = 'NAME'")
     values, index = as_texts(texts)
     n = len(values)
 

@@ -18,7 +18,8 @@ had finished. A failing row does not stop the run: its cell holds
 ``error`` column) and a :class:`MapPromptsWarning` says how many failed. Failed
 rows are not cached, so a rerun retries them (so is an answer that is not valid JSON
 when a schema was given). An unreachable server or an unknown model stops the run at
-once, since every row would fail the same way. The cache key is the host, model,
+once, since every row would fail the same way (so does an argument the client
+rejects). The cache key is the host, model,
 prompt, system, options, schema and think setting (not ``keep_alive`` or
 ``concurrency``, which do not change answers); a cache folder that cannot be used
 gives a warning and an uncached run.
@@ -208,6 +209,9 @@ def map_prompts(
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise InvalidArgumentError(f"concurrency must be a positive integer, got {concurrency!r}")
     model = model or session.model
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidArgumentError("map_prompts needs a model: pass model='llama3.2' or set a "
+                                   "default with %ollama model NAME")
     schema_dict = _schema_dict(schema)
     if options is not None and not isinstance(options, Mapping):
         raise InvalidArgumentError(f"options must be a dict, got {type(options).__name__}")
@@ -263,7 +267,7 @@ def map_prompts(
                 failure = future.exception()
                 if failure is None:
                     answers[prompt] = future.result()
-                elif isinstance(failure, (ConnectError, ModelNotFoundError)):
+                elif isinstance(failure, (ConnectError, ModelNotFoundError, InvalidArgumentError)):
                     raise failure  # every row would fail the same way
                 else:
                     errors[prompt] = _message(failure)

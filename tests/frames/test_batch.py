@@ -284,3 +284,15 @@ def test_unusable_cache_dir_warns_and_runs(ollama_sandbox, client, tmp_path) -> 
     with pytest.warns(MapPromptsWarning, match="no answer cache"):
         out = onb.map_prompts(["a"], "{{text}}", model=MODEL, client=client, cache_dir=blocker)
     assert out.notna().all() and len(generated(ollama_sandbox)) == 1
+
+
+def test_no_model_is_an_error_before_any_request(ollama_sandbox, client, monkeypatch) -> None:
+    from ollama_nb._session import session
+
+    monkeypatch.setattr(session, "model", "")
+    monkeypatch.setattr(session, "embed_model", "")
+    with pytest.raises(InvalidArgumentError, match="needs a model"):
+        onb.map_prompts(["a"], "{{text}}", client=client, cache=False)
+    with pytest.raises(InvalidArgumentError, match="needs a model"):
+        onb.embed(["a"], client=client)
+    assert ollama_sandbox.requests == []
