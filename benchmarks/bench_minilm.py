@@ -69,7 +69,12 @@ def main() -> int:
     parser.add_argument("--short", type=int, default=512, help="number of short texts")
     parser.add_argument("--long", type=int, default=64, help="number of long texts")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (best kept)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="BLAS/torch threads for both engines (default: library default)")
     args = parser.parse_args()
+    if args.threads:  # before numpy (OpenBLAS) and torch are imported
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
 
     start = time.perf_counter()
     import numpy as np
@@ -105,6 +110,8 @@ def main() -> int:
         from sentence_transformers import SentenceTransformer
 
         imports["sentence-transformers"] = time.perf_counter() - start
+        if args.threads:
+            torch.set_num_threads(args.threads)
     except ImportError:
         st_note = "sentence-transformers not importable: numpy engine only"
     else:
@@ -130,7 +137,8 @@ def main() -> int:
                for name in engines}
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, {platform.machine()}")
+          f"{os.cpu_count()} CPUs, {platform.machine()}, load average "
+          f"{os.getloadavg()[0]:.1f}, threads {args.threads or 'default'}")
     print(f"{len(shorts)} short texts (mean {np.mean(counts[0]):.1f} word pieces), "
           f"{len(longs)} long texts (cut to {max(counts[1]) + 2} tokens); best of {args.repeats}")
     if st_note:
