@@ -6,6 +6,7 @@ screenshots shown in the README and docs/widgets.md.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,15 @@ def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, screenshot
     expect(pane.get_by_text("✔ done")).to_be_visible(timeout=LONG)
     nb.wait_idle()
     assert nb.text(1).strip() == "done True True"
-    # the saved record: an ordinary display output after the widget
+    # the record: an ordinary display output after the widget, kept when the notebook is saved
     kinds = [o.get("output_type") for o in nb.outputs(0)]
     assert kinds.count("display_data") == 2
+    nb.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    saved = json.loads((nb.lab.root / f"{nb.name}.ipynb").read_text())
+    record = saved["cells"][0]["outputs"][-1]["data"]
+    answer = "".join(record["text/plain"])
+    assert "tokens" in answer and len(answer) > 50
+    assert "ollama-nb-answer" in "".join(record["text/html"])
     _shoot(pane, screenshot_dir, "pane.png")
     # %%ollama --pane: the magic streams into a pane of its own and keeps its display output
     expect(nb.cell(3).locator(".ollama-nb-pane").get_by_text("✔ done")).to_be_visible(timeout=LONG)
