@@ -182,3 +182,19 @@ def test_client_disconnect_is_recorded(ollama_sandbox):
     assert sock.recv(200).startswith(b"HTTP/1.1 200")
     sock.close()
     assert _wait(lambda: ollama_sandbox.requests and ollama_sandbox.requests[-1].disconnected)
+
+
+def test_faults_apply_to_progress_streams(ollama_sandbox):
+    url = ollama_sandbox.url
+    ollama_sandbox.inject("error_after", n=2, message="registry went away", times=1)
+    lines = raw_request(url, "POST", "/api/pull", {"model": "gemma3:1b"}).lines()
+    assert lines == [{"status": "pulling manifest"}, lines[1],
+                     {"error": "registry went away"}]
+    assert "gemma3:1b" not in ollama_sandbox.installed()  # the pull never finished
+    ollama_sandbox.inject("drop_after", n=3, times=1)
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("POST", "/api/pull", body=json.dumps({"model": "gemma3:1b"}))
+    with pytest.raises(http.client.IncompleteRead):
+        conn.getresponse().read()
+    conn.close()
