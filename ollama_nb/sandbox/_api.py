@@ -23,8 +23,15 @@ from typing import Any
 from . import _catalogue, _engine, _names
 from ._catalogue import Layer, LocalModel, Store
 from ._faults import FaultPlan
-from ._wire import ApiError, check_options, check_struct, keep_alive_seconds, loads_request
-from ._wire import local_time, utc_now
+from ._wire import (
+    ApiError,
+    check_options,
+    check_struct,
+    keep_alive_seconds,
+    loads_request,
+    local_time,
+    utc_now,
+)
 
 JSON_CT = "application/json; charset=utf-8"
 PLAIN_JSON_CT = "application/json"

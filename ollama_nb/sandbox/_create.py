@@ -7,8 +7,6 @@ JSON errors); the returned iterator yields the progress objects.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ _FLOAT_PARAMS = {"top_p", "min_p", "typical_p", "temperature", "repeat_penalty",
                  "presence_penalty", "frequency_penalty"}
 _BOOL_PARAMS = {"use_mmap"}
 _LIST_PARAMS = {"stop"}
-_COMMAND_RE = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.S)
+_COMMAND_RE = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.DOTALL)
 
 
 def parse_modelfile(text: str) -> dict[str, Any]:
@@ -44,8 +42,8 @@ def parse_modelfile(text: str) -> dict[str, Any]:
             continue
         m = _COMMAND_RE.match(line)
         if not m:
-            raise ApiError(400, f"command must be one of \"from\", \"license\", \"template\", "
-                                f"\"system\", \"adapter\", \"parameter\", or \"message\"")
+            raise ApiError(400, "command must be one of \"from\", \"license\", \"template\", "
+                                "\"system\", \"adapter\", \"parameter\", or \"message\"")
         command, rest = m.group(1).lower(), m.group(2)
         if '"""' in rest:
             start = rest.index('"""') + 3
@@ -83,8 +81,8 @@ def parse_modelfile(text: str) -> dict[str, Any]:
         elif command == "requires":
             out["requires"] = value.strip()
         else:
-            raise ApiError(400, f"command must be one of \"from\", \"license\", \"template\", "
-                                f"\"system\", \"adapter\", \"parameter\", or \"message\"")
+            raise ApiError(400, "command must be one of \"from\", \"license\", \"template\", "
+                                "\"system\", \"adapter\", \"parameter\", or \"message\"")
     if params:
         out["parameters"] = _format_params(params)
     if messages:

@@ -26,11 +26,7 @@ _TOKEN_RE = re.compile(r"\s*[A-Za-z0-9']+|\s*[^\sA-Za-z0-9']|\s+")
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
 STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does for from had has have how i
-    if in into is it its me my no not of on or our please so some than that the their them
-    then there these they this to up us was we were what when where which who why will with
-    would you your yours hey hello hi tell give show about just very more most any all one
-    respond answer write use using make let short briefly explain describe""".split()
+    ["a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "please", "so", "some", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "up", "us", "was", "we", "were", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your", "yours", "hey", "hello", "hi", "tell", "give", "show", "about", "just", "very", "more", "most", "any", "all", "one", "respond", "answer", "write", "use", "using", "make", "let", "short", "briefly", "explain", "describe"]
 )
 
 _FALLBACK_TOPICS = ["the question", "this idea", "the details", "the context", "the example"]
@@ -215,11 +211,13 @@ def _from_schema(root: dict[str, Any], schema: Any, rng: random.Random, words: l
         return [_from_schema(root, schema.get("items", {}), rng, words, key, depth + 1)
                 for _ in range(count)]
     if kind == "integer":
-        low, high = _bounds(schema, 0, 100)
-        return rng.randint(int(low), int(high))
+        lo, hi = _bounds(schema, 0, 100, step=1)
+        return rng.randint(math.ceil(lo), max(math.ceil(lo), math.floor(hi)))
     if kind == "number":
-        low, high = _bounds(schema, 0.0, 100.0)
-        return round(rng.uniform(low, high), 2)
+        lo, hi = _bounds(schema, 0.0, 100.0, step=1e-6)
+        value = rng.uniform(lo, hi)
+        rounded = round(value, 2)
+        return rounded if lo <= rounded <= hi else value
     if kind == "boolean":
         return rng.random() < 0.5
     if kind == "null":
@@ -227,18 +225,28 @@ def _from_schema(root: dict[str, Any], schema: Any, rng: random.Random, words: l
     return _string_value(schema, rng, words, key)
 
 
-def _bounds(schema: dict[str, Any], low: float, high: float) -> tuple[float, float]:
-    if "minimum" in schema:
-        low = schema["minimum"]
-    if "exclusiveMinimum" in schema and not isinstance(schema["exclusiveMinimum"], bool):
-        low = schema["exclusiveMinimum"] + 1
-    if "maximum" in schema:
-        high = schema["maximum"]
-    if "exclusiveMaximum" in schema and not isinstance(schema["exclusiveMaximum"], bool):
-        high = schema["exclusiveMaximum"] - 1
-    if high < low:
-        high = low
-    return low, high
+def _bounds(schema: dict[str, Any], low: float, high: float, *, step: float
+            ) -> tuple[float, float]:
+    """Inclusive bounds from minimum/maximum and their exclusive forms."""
+    has_low = has_high = False
+    if isinstance(schema.get("minimum"), (int, float)):
+        low, has_low = schema["minimum"], True
+    if isinstance(schema.get("exclusiveMinimum"), (int, float)) and \
+            not isinstance(schema["exclusiveMinimum"], bool):
+        low, has_low = schema["exclusiveMinimum"] + step, True
+    if isinstance(schema.get("maximum"), (int, float)):
+        high, has_high = schema["maximum"], True
+    if isinstance(schema.get("exclusiveMaximum"), (int, float)) and \
+            not isinstance(schema["exclusiveMaximum"], bool):
+        high, has_high = schema["exclusiveMaximum"] - step, True
+    if high < low:  # only one side given: keep the other side near it
+        if has_low and not has_high:
+            high = low + 100
+        elif has_high and not has_low:
+            low = high - 100
+        else:
+            high = low
+    return float(low), float(high)
 
 
 def _string_value(schema: dict[str, Any], rng: random.Random, words: list[str], key: str) -> str:
@@ -376,11 +384,11 @@ def overlap_vectors(texts: Sequence[str], dims: int, salt: str) -> np.ndarray:
             vals.extend(hit[1])
             rows.extend([row] * len(hit[0]))
     flat = np.asarray(rows, dtype=np.int64) * dims + np.asarray(cols, dtype=np.int64)
-    out = np.bincount(flat, weights=np.asarray(vals), minlength=len(texts) * dims)
-    out = out.astype(np.float32).reshape(len(texts), dims)
+    sums = np.bincount(flat, weights=np.asarray(vals), minlength=len(texts) * dims)
+    dense = sums.astype(np.float32).reshape(len(texts), dims)
     # a fixed rotation per model makes the vectors dense (every dimension carries
     # signal, so ``dimensions`` truncation works) and keeps every cosine unchanged
-    return _rotate(out, salt, dims) * np.float32(2.5)
+    return _rotate(dense, salt, dims) * np.float32(2.5)
 
 
 _ORTHO: dict[tuple[str, int], np.ndarray] = {}

@@ -95,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     # quiet: tests and notebooks should not see access logs on stderr
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
@@ -204,7 +204,6 @@ class _Handler(BaseHTTPRequestHandler):
         return ip.is_loopback or ip.is_private or ip.is_unspecified
 
     def _dispatch(self) -> None:
-        sandbox = self.server.sandbox
         path = urlsplit(self.path).path or "/"
         self._record = None
         try:
@@ -241,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             if self._record is not None:
                 self._record.disconnected = True
-        except Exception as exc:  # noqa: BLE001 - a sandbox bug must reach the client
+        except Exception as exc:
             self.close_connection = True
             if self._record is None or self._record.status is None:
                 with contextlib.suppress(_ClientGone):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from sandbox_raw import raw_request
 
 from ollama_nb.sandbox import Sandbox, serve
-
-from sandbox_raw import raw_request
 
 
 def test_fixture_sets_ollama_host(ollama_sandbox):

@@ -433,3 +433,20 @@ def test_concurrent_streams(ollama_sandbox):
     assert len(results) == 8
     for i, text in results.items():
         assert text == _gen(url, model="llama3.2", prompt=f"Topic number {i}")["response"]
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
+    {"type": "integer", "exclusiveMinimum": 5},
+    {"type": "number", "exclusiveMaximum": -3},
+    {"type": "integer", "minimum": 3, "maximum": 3},
+    {"type": "number", "minimum": 0.001, "maximum": 0.002},
+    {"type": "string", "minLength": 40, "maxLength": 45},
+    {"type": "array", "items": {"type": "boolean"}, "minItems": 5},
+    {"type": ["string", "null"], "format": "date"},
+])
+def test_schema_bounds_respected(ollama_sandbox, schema):
+    for seed in range(5):
+        r = _gen(ollama_sandbox.url, model="llama3.2", prompt="value please", format=schema,
+                 options={"seed": seed})
+        jsonschema.validate(json.loads(r["response"]), schema)
