@@ -538,7 +538,7 @@ class Api:
                     raise ApiError(400, "the input length exceeds the context length")
                 t = "".join(toks[:limit])
                 toks = toks[:limit]
-            counts.append(len(toks) + 2)
+            counts.append(len(toks))  # special tokens are not counted (real: "Hello world" -> 2)
             cut_texts.append(t)
         vectors = _engine.overlap_vectors(cut_texts, model.spec.embedding_length,
                                           model.spec.name)

@@ -37,3 +37,38 @@ def ollama_sandbox(request: pytest.FixtureRequest,
     with Sandbox(port=0, **kwargs) as sandbox:
         monkeypatch.setenv("OLLAMA_HOST", sandbox.url)
         yield sandbox
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ollama_nb")
+    group.addoption(
+        "--ollama-sandbox", action="store_true", default=False,
+        help="start one ollama_nb sandbox for the whole run and point OLLAMA_HOST at it "
+             "(for nbval notebooks, whose kernels inherit the environment)")
+
+
+_SESSION_SANDBOX: list[Sandbox] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not session.config.getoption("--ollama-sandbox", default=False):
+        return
+    import os
+
+    from .server import Sandbox
+
+    sandbox = Sandbox(port=0)
+    sandbox.start()
+    _SESSION_SANDBOX.append(sandbox)
+    os.environ["OLLAMA_HOST"] = sandbox.url
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    while _SESSION_SANDBOX:
+        _SESSION_SANDBOX.pop().stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _SESSION_SANDBOX:
+        return f"ollama_nb sandbox: {_SESSION_SANDBOX[0].url} (OLLAMA_HOST)"
+    return None

@@ -92,6 +92,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY, as Go's server sets it (else ~40 ms a request)
     server: _Server
 
     # quiet: tests and notebooks should not see access logs on stderr
