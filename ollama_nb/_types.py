@@ -368,15 +368,16 @@ class ModelInfo(_HasModelTimes):
         return self.details.parameter_size
 
 
-class ListResponse(Result):
-    """``/api/tags``: ``.models`` is a list of :class:`ModelInfo`."""
+class _ModelList(Result):
+    """A ``{"models": [...]}`` answer; ``.models`` wraps each entry in ``_item``."""
 
     __slots__ = ()
     _repr_fields = ("names",)
+    _item: ClassVar[type[Result]]
 
     @property
-    def models(self) -> list[ModelInfo]:
-        return [ModelInfo(m) for m in self.raw.get("models") or []]
+    def models(self) -> list[Any]:
+        return [self._item(m) for m in self.raw.get("models") or []]
 
     @property
     def names(self) -> list[str]:
@@ -384,6 +385,13 @@ class ListResponse(Result):
 
     def __len__(self) -> int:
         return len(self.raw.get("models") or [])
+
+
+class ListResponse(_ModelList):
+    """``/api/tags``: ``.models`` is a list of :class:`ModelInfo`."""
+
+    __slots__ = ()
+    _item = ModelInfo
 
 
 class RunningModel(_HasModelTimes):
@@ -405,22 +413,11 @@ class RunningModel(_HasModelTimes):
         return parse_timestamp(self.raw.get("expires_at"))
 
 
-class ProcessResponse(Result):
+class ProcessResponse(_ModelList):
     """``/api/ps``: ``.models`` is a list of :class:`RunningModel`."""
 
     __slots__ = ()
-    _repr_fields = ("names",)
-
-    @property
-    def models(self) -> list[RunningModel]:
-        return [RunningModel(m) for m in self.raw.get("models") or []]
-
-    @property
-    def names(self) -> list[str]:
-        return [m.get("name") or m.get("model") for m in self.raw.get("models") or []]
-
-    def __len__(self) -> int:
-        return len(self.raw.get("models") or [])
+    _item = RunningModel
 
 
 class ShowResponse(_HasModelTimes):
