@@ -13,12 +13,12 @@ locally). Microsecond resolution, because ``keep_alive=-1`` gives an ``expires``
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._session import get_client
+from ._units import human_size
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -59,18 +59,6 @@ _RUNNING_COLUMNS: dict[str, str] = {
 }
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
-def human_size(n: float | None) -> str:
-    """``2019393189`` -> ``"2.0 GB"`` (decimal units, as `ollama list` prints them)."""
-    if n is None or math.isnan(n):
-        return ""
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _parse_time(text: Any) -> _dt.datetime | None:

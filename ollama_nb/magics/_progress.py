@@ -19,7 +19,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["ProgressView", "TextProgress", "human_bytes", "progress_view"]
+from .._units import human_size
+
+__all__ = ["ProgressView", "TextProgress", "progress_view"]
 
 
 @runtime_checkable
@@ -27,16 +29,6 @@ class ProgressView(Protocol):
     def update(self, chunk: Any) -> None: ...
 
     def close(self, error: str | None = None, interrupted: bool = False) -> None: ...
-
-
-def human_bytes(n: float) -> str:
-    """1536 -> '1.5 KB' (powers of 1000, like Ollama's CLI)."""
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"  # pragma: no cover
 
 
 def _raw(chunk: Any) -> Mapping[str, Any]:
@@ -69,7 +61,7 @@ class TextProgress:
         for status, completed, total in self.layers.values():
             if total:
                 pct = 100 * completed / total
-                out.append(f"  {status:<28} {human_bytes(completed):>9} / {human_bytes(total):<9} {pct:5.1f}%")
+                out.append(f"  {status:<28} {human_size(completed):>9} / {human_size(total):<9} {pct:5.1f}%")
             else:
                 out.append(f"  {status}")
         out.append(f"  {self.status}")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
+from .._units import human_size
+
 __all__ = ["Throttle", "error_html", "format_bytes", "has_widget_frontend", "in_thread", "muted"]
 
 T = TypeVar("T")
@@ -73,15 +75,8 @@ def in_thread(target: Callable[[], T], *, name: str) -> Future[T]:
 
 
 def format_bytes(count: float | None) -> str:
-    """``1536`` -> ``"1.5 KB"`` (decimal units, like ``ollama list``)."""
-    if count is None:
-        return "?"
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"  # pragma: no cover - loop always returns
+    """``1536`` -> ``"1.5 KB"``; ``?`` when unknown."""
+    return human_size(count, missing="?")
 
 
 def muted(text: str) -> str:
