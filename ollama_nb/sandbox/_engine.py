@@ -112,16 +112,36 @@ def _slots(rng: random.Random, words: list[str]) -> dict[str, str]:
     return {"k": k, "K": k[:1].upper() + k[1:], "k2": k2, "k3": k3}
 
 
+_LENGTH_ASK = re.compile(r"\b(\d{2,5})\s+(?:words|tokens)\b", re.IGNORECASE)
+MAX_ASKED_WORDS = 20_000
+
+
+def asked_words(prompt: str) -> int | None:
+    """The length a prompt asks for ("... in 2000 words"), as a model would follow it."""
+    match = _LENGTH_ASK.search(prompt)
+    return min(int(match.group(1)), MAX_ASKED_WORDS) if match else None
+
+
 def answer_text(seed: int, prompt: str, *, images: int = 0, length: int | None = None) -> str:
-    """A readable deterministic answer that reuses the prompt's key words."""
+    """A readable deterministic answer that reuses the prompt's key words.
+
+    ``length`` is a number of sentences; a prompt asking for N words gets about N words.
+    """
     rng = random.Random(seed)
     words = keywords(prompt)
     parts = [rng.choice(_OPENERS)]
     if images:
         parts.append(f"I looked at the {images} image{'s' if images > 1 else ''} you sent.")
-    sentences = rng.sample(_SENTENCES, length if length is not None else rng.randint(3, 5))
-    for sentence in sentences:
-        parts.append(sentence.format(**_slots(rng, words)))
+    target = asked_words(prompt) if length is None else None
+    if target:
+        count = len(parts[0].split())
+        while count < target:
+            sentence = rng.choice(_SENTENCES).format(**_slots(rng, words))
+            parts.append(sentence)
+            count += len(sentence.split())
+    else:
+        sentences = rng.sample(_SENTENCES, length if length is not None else rng.randint(3, 5))
+        parts.extend(sentence.format(**_slots(rng, words)) for sentence in sentences)
     parts.append(rng.choice(_CLOSERS))
     return " ".join(parts)
 

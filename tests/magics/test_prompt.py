@@ -147,6 +147,21 @@ def test_throttled_updates_for_a_fast_2000_token_stream(ip: InteractiveShell, sc
         assert '<div class="ollama-nb-answer">' not in o.data["text/html"]
 
 
+def test_throttled_updates_for_a_2000_token_sandbox_answer(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    """The same bound against the sandbox, which follows a prompt's request for 2,000 words."""
+    rate = 10.0
+    started = time.monotonic()
+    with capture_output() as cap:
+        run(ip, "%%ollama llama3.2 --seed 7\nExplain rivers in 2000 words.")
+    elapsed = time.monotonic() - started
+    outs = outputs(cap)
+    final = check_sequence(outs)
+    result = ip.user_ns["_ollama"]
+    assert result.stats.eval_count >= 2000
+    assert len(outs) - 2 <= elapsed * rate + 2, (len(outs), elapsed)
+    assert result.text.split()[0] in final["text/plain"] and "ollama-nb-answer" in final["text/html"]
+
+
 def test_update_rate_zero_and_final_mode(ip: InteractiveShell, scripted: ScriptedServer,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     scripted.tokens = ["a "] * 50
