@@ -64,3 +64,32 @@ def test_pull(case: Case, ip: InteractiveShell, env: Env) -> None:
     # the progress view was closed with the error (not left "running")
     if cap.outputs:
         assert "✖" in shown[-2] or "error" in shown[-2].lower(), shown[-2]
+
+
+@pytest.mark.parametrize("line, message, step", [
+    ("%%ollama nosuch\nhi", r"Model 'nosuch' not found on the server \(model 'nosuch' not found\)",
+     r"%ollama pull nosuch"),
+    ("%%ollama nosuch --chat c\nhi", r"Model 'nosuch' not found", r"%ollama pull nosuch"),
+    ("%%ollama embed nosuch\nsome text", r"Model 'nosuch' not found .*try pulling it first",
+     r"%ollama pull nosuch"),
+    ("%ollama embed nosuch --from texts", r"Model 'nosuch' not found", r"%ollama pull nosuch"),
+    ("%ollama show nosuch", r"Model 'nosuch' not found .*model 'nosuch(:latest)?' not found",
+     r"%ollama pull nosuch"),
+    ("%ollama cp nosuch other", r"Model 'nosuch' not found .*model \"nosuch\" not found",
+     r"%ollama pull nosuch"),
+    ("%ollama rm nosuch", r"nosuch.* not found", r"%ollama models"),
+    ("%ollama pull nosuch", r"file does not exist", r"ollama\.com/library"),
+    ("%ollama push nosuch", r"nosuch", r"%ollama models|create|pull"),
+], ids=["generate", "chat", "embed-cell", "embed-from", "show", "cp", "rm", "pull", "push"])
+def test_each_endpoint_names_the_missing_model(line: str, message: str, step: str,
+                                               ip: InteractiveShell, env: Env) -> None:
+    """A missing model: each endpoint's own server text, one line, and a next step that fits."""
+    import re
+
+    ip.user_ns["texts"] = ["a", "b"]
+    with capture_output():
+        with pytest.raises(UsageError) as info:
+            run(ip, line)
+    text = str(info.value)
+    assert "\n" not in text and re.search(message, text), text
+    assert re.search(step, text), f"next step {step!r} not in {text!r}"
