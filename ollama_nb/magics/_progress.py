@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from .._throttle import Throttle
 from .._units import human_size
 
 __all__ = ["ProgressView", "TextProgress", "progress_view"]
@@ -49,7 +50,7 @@ class TextProgress:
         self.status = "starting"
         self.handle: Any = None
         self.updates = 0
-        self._last = clock()
+        self._throttle = Throttle(self.interval, clock=clock, wait_first=True)
         self._closed = False
         if live:
             from IPython.display import display
@@ -80,11 +81,8 @@ class TextProgress:
             self.layers[str(digest)] = (status, int(raw.get("completed") or 0), int(raw.get("total") or 0))
         elif status:
             self.status = status
-        if self.handle is not None and self.interval is not None:
-            now = self._clock()
-            if now - self._last >= self.interval:
-                self._send()
-                self._last = now
+        if self.handle is not None and self._throttle.ready():
+            self._send()
 
     def _send(self) -> None:
         from IPython.display import display

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from .._render import streaming_bundle
+from .._throttle import Throttle
 
 __all__ = ["AnswerView", "LiveAnswer"]
 
@@ -65,7 +66,7 @@ class LiveAnswer:
         self._text: list[str] = []
         self._thinking: list[str] = []
         self._dirty = False
-        self._last = 0.0
+        self._throttle = Throttle(self.interval, self._push, clock=clock, wait_first=True)
         self.handle: Any = None
         self.updates = 0  # update_display_data messages sent (the final one included)
         self.finished = False
@@ -93,7 +94,7 @@ class LiveAnswer:
 
         if self.live:
             self.handle = display(streaming_bundle("", header=self.header), raw=True, display_id=True)
-        self._last = self._clock()
+        self._throttle = Throttle(self.interval, self._push, clock=self._clock, wait_first=True)
         for view in self.views:
             view.start(model)
 
@@ -105,7 +106,7 @@ class LiveAnswer:
                 attach(stream)
 
     def feed(self, text: str = "", thinking: str = "") -> None:
-        """Add a chunk; push an update if the throttle interval has passed."""
+        """Add a chunk; it is shown now if the interval has passed, else when it does."""
         if text:
             self._text.append(text)
             self._dirty = True
@@ -115,12 +116,12 @@ class LiveAnswer:
         if thinking:
             self._thinking.append(thinking)
             self._dirty = True
-        if self._dirty and self.interval is not None:
-            now = self._clock()
-            if now - self._last >= self.interval:
-                self._push(now)
+        if self._dirty:
+            self._throttle.poke()
 
-    def _push(self, now: float) -> None:
+    def _push(self) -> None:
+        if not self._dirty or self.finished:
+            return
         text, thinking = self.text, self.thinking
         if self.handle is not None:
             self.handle.update(streaming_bundle(text, thinking=thinking), raw=True)
@@ -128,7 +129,6 @@ class LiveAnswer:
         for view in self.views:
             view.update(text, thinking)
         self._dirty = False
-        self._last = now
 
     def finish(self, bundle: dict[str, str], result: Any = None, tail: str = "") -> None:
         """Send the final bundle (always, exactly once) and hand the result to the views.
@@ -137,6 +137,7 @@ class LiveAnswer:
         """
         if self.finished:
             return
+        self._throttle.close()  # no trailing update may land after the final one
         self.finished = True
         from IPython.display import display
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
+from .._throttle import Throttle
 from .._units import human_size
 
 __all__ = ["Throttle", "error_html", "format_bytes", "has_widget_frontend", "in_thread", "muted"]
@@ -21,23 +22,6 @@ T = TypeVar("T")
 
 MUTED = "color:var(--jp-ui-font-color2,#777);font-size:0.85em"
 ERROR = "color:var(--jp-error-color1,#c62828)"
-
-
-class Throttle:
-    """Lets an update through at most once per ``interval`` seconds (``force`` always passes)."""
-
-    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._last = float("-inf")
-
-    def ready(self, *, force: bool = False) -> bool:
-        """True (and the clock restarts) when enough time has passed since the last update."""
-        now = self._clock()
-        if force or now - self._last >= self.interval:
-            self._last = now
-            return True
-        return False
 
 
 def has_widget_frontend() -> bool:

@@ -254,18 +254,23 @@ class ChatBox(w.VBox):
                 self._stream = stream
             if self.stop_requested.is_set():
                 stream.close()
-            throttle = Throttle(self.interval)
-            throttle.ready()
-            for _chunk in stream:
-                if self.stop_requested.is_set():
-                    stream.close()
-                    break
-                if throttle.ready():
-                    reply_view.value = _bubble(
-                        "assistant",
-                        model,
-                        streaming_bundle(stream.text, thinking=stream.thinking)["text/html"],
-                    )
+
+            def show() -> None:
+                reply_view.value = _bubble(
+                    "assistant",
+                    model,
+                    streaming_bundle(stream.text, thinking=stream.thinking)["text/html"],
+                )
+
+            throttle = Throttle(self.interval, show, wait_first=True)
+            try:
+                for _chunk in stream:
+                    if self.stop_requested.is_set():
+                        stream.close()
+                        break
+                    throttle.poke()
+            finally:
+                throttle.close()
         except Exception as exc:
             error = exc.message if isinstance(exc, OllamaError) else f"{type(exc).__name__}: {exc}"
             partial = stream.text if stream is not None else ""

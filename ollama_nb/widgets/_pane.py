@@ -112,8 +112,17 @@ class StreamPane(w.VBox):
         self._body.value = streaming_bundle(text, thinking=thinking)["text/html"]
         self.updates += 1
 
+    def attach(self, stream: Any) -> None:
+        """As a view: the magic's open stream, so Stop can close it even while a read waits."""
+        with self._stream_lock:
+            self._stream = stream
+        if self.stop_requested.is_set():  # Stop came before the stream opened
+            stream.close()
+
     def finish(self, result: Any) -> None:
         """As a view: the answer ended; ``result`` has ``text``, ``thinking``, ``stats``, flags."""
+        with self._stream_lock:
+            self._stream = None
         self.result = result
         stats = getattr(result, "stats", None)
         if not isinstance(stats, Stats):
@@ -263,16 +272,16 @@ class StreamPane(w.VBox):
             self._stream = stream
         if self.stop_requested.is_set():  # Stop was pressed while the request was being sent
             stream.close()
-        self._throttle = Throttle(self.interval)
-        self._throttle.ready()  # the first update waits one interval: tokens get merged
+        # the first update waits one interval (tokens get merged); a pause flushes the tail
+        self._throttle = Throttle(self.interval, lambda: self.update(stream.text, stream.thinking),
+                                  wait_first=True)
         status, error = "done", ""
         try:
             for _chunk in stream:
                 if self.stop_requested.is_set():
                     stream.close()
                     break
-                if self._throttle.ready():
-                    self.update(stream.text, stream.thinking)
+                self._throttle.poke()
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -280,6 +289,7 @@ class StreamPane(w.VBox):
             status, error = "error", _message(exc)
             raise
         finally:
+            self._throttle.close()
             stream.close()
             with self._stream_lock:
                 self._stream = None

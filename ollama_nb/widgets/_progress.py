@@ -108,7 +108,7 @@ class PullProgress(HasTraits):
         self._clock = clock
         self._file = file
         self._layers: dict[str, _Layer] = {}
-        self._throttle = Throttle(0.2, clock)
+        self._throttle = Throttle(0.2, clock=clock)
         self._last_printed = ""
         self._layer_status = False
         self.messages = 0  #: widget updates pushed (throttled), for tests and curiosity

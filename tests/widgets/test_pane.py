@@ -279,3 +279,39 @@ def test_arun_error_is_shown_recorded_and_raised(wire: Wire, shell: Any) -> None
     assert pane.status == "error" and "Cannot reach Ollama" in pane._body.value
     (output,) = captured.outputs
     assert "Cannot reach Ollama" in output.data["text/plain"]
+
+
+@pytest.mark.timeout(60)
+def test_stop_click_closes_a_magic_stream_blocked_in_a_read(
+    ollama_sandbox: Any, wire: Wire, shell: Any, monkeypatch: Any
+) -> None:
+    """The server stalls for 120 s mid-answer: Stop must close the socket, not wait for a token.
+
+    Without the pane's ``attach`` seam the click would only be seen at the next token, and this
+    test would run into its 60 s timeout.
+    """
+    panes: list[StreamPane] = []
+    original = StreamPane.__init__
+
+    def remember(self: StreamPane, **kwargs: Any) -> None:
+        original(self, **kwargs)
+        panes.append(self)
+
+    monkeypatch.setattr(StreamPane, "__init__", remember)
+    ollama_sandbox.inject("stall", n=3, seconds=120, model="llama3.2")
+    shell.run_line_magic("load_ext", "ollama_nb")
+    try:
+
+        def click_when_text_shows() -> None:
+            wait_for(lambda: panes and panes[0].text, what="text in the pane")
+            frontend_event(panes[0].stop_button, "click")
+
+        clicker = threading.Thread(target=click_when_text_shows)
+        clicker.start()
+        with capture_output():
+            shell.run_cell_magic("ollama", f"llama3.2 --host {ollama_sandbox.url} --pane", PROMPT)
+        clicker.join()
+    finally:
+        shell.run_line_magic("unload_ext", "ollama_nb")
+    result = shell.user_ns["_ollama"]
+    assert result.interrupted and panes[0].status == "stopped" and result.text
