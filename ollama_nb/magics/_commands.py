@@ -115,11 +115,12 @@ class ModelCard:
 
 
 class ServerStatus:
-    """``%ollama status``: host, reachable, version, model count."""
+    """``%ollama status``: host, reachable, version, model count (and a sandbox's engines)."""
 
     def __init__(self, host: str, reachable: bool, version: str | None, models: int | None,
-                 error: str | None = None) -> None:
+                 error: str | None = None, engines: dict[str, str] | None = None) -> None:
         self.host, self.reachable, self.version, self.models, self.error = host, reachable, version, models, error
+        self.engines = engines  # embedding model -> engine, when the server is an ollama_nb sandbox
 
     def _rows(self) -> list[tuple[str, str]]:
         rows = [("host", self.host), ("reachable", "yes" if self.reachable else "no")]
@@ -127,6 +128,9 @@ class ServerStatus:
             rows.append(("version", self.version))
         if self.models is not None:
             rows.append(("models", str(self.models)))
+        if self.engines is not None:
+            rows.append(("server", "ollama_nb sandbox (not a real Ollama)"))
+            rows.extend(("embeddings", f"{model}: {engine}") for model, engine in sorted(self.engines.items()))
         if self.error:
             rows.append(("error", self.error))
         return rows
@@ -141,6 +145,18 @@ class ServerStatus:
         rows = "".join(f'<tr><th style="text-align:left">{html.escape(k)}</th>'
                        f'<td style="text-align:left">{html.escape(v)}</td></tr>' for k, v in self._rows())
         return f"<table>{rows}</table>"
+
+
+def _sandbox_engines(client: Any) -> dict[str, str] | None:
+    """Which engine makes each embedding model's vectors, if the server is an ollama_nb sandbox.
+
+    Asked over HTTP (a real Ollama answers 404), so the client and the sandbox share no code.
+    """
+    try:
+        engines = client.request_raw("GET", "/_sandbox/engines").json().get("engines")
+    except (OllamaError, ValueError, AttributeError):
+        return None
+    return {str(k): str(v) for k, v in engines.items()} if isinstance(engines, dict) else None
 
 
 class Commands:
@@ -196,7 +212,7 @@ class Commands:
             count = len(client.list().models)
         except OllamaError as exc:
             return ServerStatus(client.base_url, False, None, None, exc.message)
-        return ServerStatus(client.base_url, True, version, count)
+        return ServerStatus(client.base_url, True, version, count, engines=_sandbox_engines(client))
 
     # ------------------------------------------------------------------ defaults
 

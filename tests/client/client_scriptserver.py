@@ -15,12 +15,9 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
-TRANSCRIPTS = Path("/work/shared/ollama-transcripts")
-if not TRANSCRIPTS.is_dir():  # a checkout next to the shared folder
-    TRANSCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "ollama-transcripts"
+from shared_data import TRANSCRIPTS
 
 
 @dataclass

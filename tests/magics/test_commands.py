@@ -142,6 +142,49 @@ def test_status(ip: InteractiveShell, ollama_sandbox: Any) -> None:
     assert not down.reachable and "Cannot reach Ollama" in down.error and ">no</td>" in down._repr_html_()
 
 
+def test_status_names_the_sandbox_and_its_embedding_engines(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    status = run(ip, "%ollama status")
+    assert status.engines == ollama_sandbox.engines() and status.engines
+    text = repr(status)
+    assert "ollama_nb sandbox" in text
+    for model, engine in ollama_sandbox.engines().items():
+        assert f"embeddings {model}: {engine}" in text
+
+
+def test_status_of_a_real_ollama_names_no_engines(ip: InteractiveShell) -> None:
+    """A server that answers like Ollama (recorded /api/tags, 404 elsewhere) is not called a sandbox."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from shared_data import TRANSCRIPTS
+
+    tags = TRANSCRIPTS / "tags-single-model-2025-02.json"
+    bodies = {"/api/version": b'{"version":"0.9.0"}', "/api/tags": tags.read_bytes()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = bodies.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/json; charset=utf-8" if body else "text/plain")
+            body = body or b"404 page not found"
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        status = run(ip, f"%ollama status --host http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status.reachable and status.version == "0.9.0" and status.models == 1
+    assert status.engines is None and "sandbox" not in repr(status)
+
+
 def test_chat_listing(ip: InteractiveShell, ollama_sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
     run(ip, "%ollama chat")
     assert "no chats yet" in capsys.readouterr().out

@@ -22,8 +22,8 @@ import jsonschema
 import pytest
 import yaml
 from sandbox_raw import raw_request
+from shared_data import SPEC
 
-SPEC = Path("/work/shared/spec/ollama-api.yaml")
 if not SPEC.is_file():  # pragma: no cover
     SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "ollama-api.yaml"
 

@@ -10,12 +10,10 @@ from typing import Any
 
 import pytest
 from sandbox_raw import Raw, raw_request
+from shared_data import TRANSCRIPTS
 
 from ollama_nb.sandbox import Sandbox
 
-TRANSCRIPTS = Path("/work/shared/ollama-transcripts")
-if not TRANSCRIPTS.is_dir():  # pragma: no cover - only outside the project workspace
-    TRANSCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "ollama-transcripts"
 METAS = sorted(TRANSCRIPTS.glob("*.meta.json"))
 
 # keys a newer server adds (fact sheet: capabilities/context_length/embedding_length since
