@@ -122,3 +122,11 @@ def test_a_notebook_starts_its_own_sandbox_when_no_ollama_answers(tmp_path: Path
     status = code[1].outputs[0].data["text/plain"]
     assert f"host       {sandbox_url}" in status and "reachable  yes" in status
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+
+
+@pytest.mark.ollama_sandbox(minilm=False)
+def test_quickstart_does_not_depend_on_the_minilm_weights(ollama_sandbox: Any) -> None:
+    """A fresh checkout without the all-MiniLM weights still passes 01 (the demo notebook)."""
+    assert not _uses_real_minilm(ollama_sandbox)
+    proc = _nbval(NOTEBOOKS_DIR / "01-quickstart.ipynb", ollama_sandbox.url, NOTEBOOKS_DIR.parent)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
