@@ -102,6 +102,9 @@ def run_demo(out_dir: Path, host: str | None = None, notebook: Path | None = Non
         client = NotebookClient(
             nb, timeout=timeout, kernel_name="python3", allow_errors=True,
             resources={"metadata": {"path": str(out_dir)}},
+            # the kernel's own start-up warnings (e.g. "running over TCP") are noise here;
+            # errors still show, and cell output is reported per cell
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
             on_cell_start=on_start, on_cell_executed=on_done,
         )
         log(f"Running {source.name} ({total} code cells)…")
