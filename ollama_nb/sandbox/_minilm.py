@@ -300,18 +300,18 @@ class MiniLM:
         """Encode one batch of id lists; returns their pooled vectors (b x 384)."""
         import numpy as np
 
-        b, n = len(batch), max(len(x) for x in batch)
+        b, n = len(batch), max(len(seq) for seq in batch)
         ids = np.full((b, n), _PAD, dtype=np.intp)
         keep = np.zeros((b, n), dtype=np.float32)
-        for row, x in enumerate(batch):
-            ids[row, : len(x)] = x
-            keep[row, : len(x)] = 1.0
+        for row, seq in enumerate(batch):
+            ids[row, : len(seq)] = seq
+            keep[row, : len(seq)] = 1.0
         ws = _Workspace(b, n)
         x = ws.x
         np.take(self._word, ids.reshape(-1), axis=0, out=x)
         x.reshape(b, n, _HIDDEN)[...] += self._pos[:n]
         _layer_norm(x, *self._emb_ln)
-        padded = any(len(x) < n for x in batch)
+        padded = any(len(seq) < n for seq in batch)
         mask = ((1.0 - keep) * np.float32(_MASK_NEG)).reshape(b, 1, 1, n) if padded else None
         for layer in self._layers:
             layer(ws, mask)
