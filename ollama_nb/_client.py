@@ -196,7 +196,18 @@ class Client:
         return self._connect_timeout, self._read_timeout
 
     def close(self) -> None:
-        """Close pooled connections."""
+        """Close pooled connections now.
+
+        urllib3 2 only forgets its pools on ``Session.close()``; their idle sockets stay
+        open until the pools are garbage-collected, which a response kept alive by an
+        exception's traceback (IPython keeps the last one) can delay indefinitely.
+        """
+        for adapter in self._session.adapters.values():
+            pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
+            for key in list(pools.keys()) if pools is not None else ():
+                pool = pools.get(key)
+                if pool is not None:
+                    pool.close()
         self._session.close()
 
     def __enter__(self) -> Client:
