@@ -56,6 +56,9 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _DIGEST = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")
+_NOT_OLLAMA_HTML = ("an HTML page, not Ollama's answer: a proxy or another web server replied; "
+                    "check OLLAMA_HOST, the port and any path prefix")
+_NOT_OLLAMA_TEXT = {"404 page not found", "405 method not allowed"}
 
 
 def _user_agent() -> str:
@@ -129,8 +132,8 @@ def _error_text(response: requests.Response) -> str:
             if match:
                 title = _one_line(html.unescape(_TAG.sub("", match[1])), 120)
                 if title:
-                    return f"{title} (HTML page, probably from a proxy in front of Ollama)"
-        return "HTML error page (probably from a proxy in front of Ollama)"
+                    return f"{title} ({_NOT_OLLAMA_HTML})"
+        return f"HTML error page ({_NOT_OLLAMA_HTML})"
     if stripped:
         return _one_line(stripped, 200)
     if response.status_code == 403:
@@ -300,9 +303,11 @@ class Client:
         status = response.status_code
         if status in (400, 404) and model and _NOT_FOUND.search(message):
             raise ModelNotFoundError(model, message, status, body=body)
-        if status == 404 and message.strip() == "404 page not found":
-            message = f"404 page not found: {path} (not an Ollama API server at {self._base_url}, or too old?)"
-        raise ResponseError(message, status, body=body)
+        hint = ""
+        if message.strip() in _NOT_OLLAMA_TEXT:
+            hint = (f"{response.request.method} {path}: the server at {self._base_url} is not the "
+                    f"Ollama API, or too old; check OLLAMA_HOST, the port and any path prefix")
+        raise ResponseError(message, status, body=body, hint=hint)
 
     def _json(self, response: requests.Response, path: str) -> dict[str, Any]:
         """Decode a JSON object body; an NDJSON body (a server that streamed anyway) is merged."""

@@ -86,11 +86,12 @@ class OllamaTimeout(OllamaError, TimeoutError):
 class ResponseError(OllamaError):
     """The server answered with an error status (or an error object)."""
 
-    def __init__(self, error: str, status_code: int, *, body: str | None = None) -> None:
+    def __init__(self, error: str, status_code: int, *, body: str | None = None, hint: str = "") -> None:
         self.error = _one_line(redact(str(error)))
         self.status_code = status_code
         self.body = body
-        super().__init__(f"Ollama error {status_code}: {self.error}" if status_code >= 400 else self.error)
+        text = f"Ollama error {status_code}: {self.error}" if status_code >= 400 else self.error
+        super().__init__(f"{text} ({hint})" if hint else text)
 
 
 class ModelNotFoundError(ResponseError):
