@@ -285,8 +285,8 @@ class Client:
         if timed_out:
             raise OllamaTimeout(
                 f"Ollama at {self._base_url} did not answer {method} {path} within {read:g}s "
-                f"(a large model may still be loading); pass a longer timeout, e.g. "
-                f"Client(timeout=(5, 900))"
+                f"(a large model may still be loading)",
+                hint="pass a longer timeout, e.g. Client(timeout=(5, 900))",
             ) from None
         if response.status_code >= 400:
             self._raise_for(response, model, path)

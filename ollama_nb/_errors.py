@@ -76,11 +76,17 @@ class ConnectError(OllamaError, ConnectionError):
 
 
 class OllamaTimeout(OllamaError, TimeoutError):
-    """A connect or read timeout expired."""
+    """A connect or read timeout expired.
 
-    def __init__(self, message: str, *, partial: Any = None) -> None:
+    ``reason`` is what happened; ``hint`` how to give more time from Python. Callers
+    with their own knobs (the magics' ``--timeout``) replace the hint.
+    """
+
+    def __init__(self, message: str, *, partial: Any = None, hint: str = "") -> None:
         self.partial = partial
-        super().__init__(message)
+        self.reason = _one_line(redact(message))
+        self.hint = hint
+        super().__init__(f"{message}; {hint}" if hint else message)
 
 
 class ResponseError(OllamaError):

@@ -216,11 +216,11 @@ class Stream(Generic[T]):
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt, SystemExit: the socket is closed, pass it on
             if _is_timeout(exc):
+                waited = f" for {self._read_timeout:g}s" if self._read_timeout else ""
                 raise OllamaTimeout(
-                    f"Ollama at {self.url} sent nothing for {self._read_timeout:g}s in the middle of "
-                    f"a stream (after {self.chunks} chunks); raise the read timeout with "
-                    f"Client(timeout=(connect, read))" if self._read_timeout else
-                    f"read timeout in the middle of a stream from {self.url}",
+                    f"Ollama at {self.url} sent nothing{waited} in the middle of a stream "
+                    f"(after {self.chunks} chunks)",
+                    hint="raise the read timeout with Client(timeout=(connect, read))",
                     partial=self.partial,
                 ) from None
             raise IncompleteStreamError(
