@@ -21,7 +21,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .._chat import ChatSession, encode_image
-from .._errors import OllamaError, StreamError
+from .._errors import OllamaError, OllamaTimeout
 from .._render import Stats, stats_line
 from ._parse import parse_option
 from ._result import OllamaResult
@@ -200,11 +200,7 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
     except KeyboardInterrupt as exc:
         result.interrupted = True
         failure = exc
-    except StreamError as exc:
-        result.error = exc.message
-        failure = exc
     except OllamaError as exc:
-        result.error = exc.message
         failure = exc
     finally:
         if stream is not None:
@@ -212,6 +208,8 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
         if failure is None and not result.interrupted and final is None:
             result.error = "the answer ended without done (incomplete stream)"  # defensive
         result.text, result.thinking = live.text, live.thinking
+        if isinstance(failure, OllamaError):
+            result.error = _error_line(failure, kept=bool(result.text or result.thinking))
         result.tool_calls = tool_calls
         result.response = final
         result.stats = Stats.from_response(final, model=request.model)
@@ -225,6 +223,17 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
     if failure is not None:
         raise UsageError(result.error or str(failure)) from None
     return result
+
+
+def _error_line(error: OllamaError, *, kept: bool) -> str:
+    """The one line a cell shows: the client's message, with the magic's own next step."""
+    line = error.message
+    if isinstance(error, OllamaTimeout):
+        line = (f"{error.reason}; give it more time with --timeout SECONDS "
+                f"(or %config OllamaMagics.timeout = SECONDS)")
+    if kept:
+        line += " (the partial answer is kept in _ollama)"
+    return line
 
 
 def _remember(request: Request, result: OllamaResult) -> None:
