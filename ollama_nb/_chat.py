@@ -20,6 +20,8 @@ from typing import Any
 __all__ = ["ChatRegistry", "ChatSession", "chats", "encode_image"]
 
 _MESSAGE_FIELDS = ("role", "content", "thinking", "images", "tool_calls", "tool_name", "tool_call_id")
+#: kept with a message (and saved) but never sent: ``incomplete`` marks a reply cut short
+_LOCAL_FIELDS = ("incomplete",)
 
 
 def encode_image(value: Any) -> str:
@@ -49,6 +51,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _wire(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A message as sent to the server (without our own marks)."""
+    return {k: v for k, v in message.items() if k not in _LOCAL_FIELDS}
+
+
 class ChatSession:
     """One conversation: an ordered list of message dicts in Ollama's chat format."""
 
@@ -64,8 +71,13 @@ class ChatSession:
 
     def add(self, role: str, content: str = "", *, images: Iterable[Any] | None = None,
             thinking: str | None = None, tool_calls: Iterable[Any] | None = None,
-            tool_name: str | None = None, tool_call_id: str | None = None) -> dict[str, Any]:
-        """Append a message and return it; images are stored as base64 text."""
+            tool_name: str | None = None, tool_call_id: str | None = None,
+            incomplete: bool = False) -> dict[str, Any]:
+        """Append a message and return it; images are stored as base64 text.
+
+        ``incomplete=True`` marks a reply that was cut short (error, Stop, interrupt):
+        it stays in the history (and is sent as context), the mark is only ours.
+        """
         message: dict[str, Any] = {"role": role, "content": content}
         if images:
             message["images"] = [encode_image(i) for i in images]
@@ -77,6 +89,8 @@ class ChatSession:
             message["tool_name"] = tool_name
         if tool_call_id:
             message["tool_call_id"] = tool_call_id
+        if incomplete:
+            message["incomplete"] = True
         with self._lock:
             self.messages.append(message)
         return message
@@ -108,7 +122,7 @@ class ChatSession:
         with an assistant reply or a tool result whose question was dropped.
         """
         with self._lock:
-            messages = [dict(m) for m in self.messages] + [dict(m) for m in extra]
+            messages = [_wire(m) for m in self.messages] + [_wire(m) for m in extra]
         system = [m for m in messages[:1] if m["role"] == "system"]
         rest = messages[len(system):]
         if self.history_limit and len(rest) > self.history_limit:
@@ -128,7 +142,8 @@ class ChatSession:
         return f"ChatSession({self.name!r}, {len(self.messages)} messages, model={self.model!r})"
 
     def to_dataframe(self) -> Any:
-        """The messages as a DataFrame: role, content, thinking, images (count), tool_calls."""
+        """The messages as a DataFrame: role, content, thinking, images (count), tool_calls,
+        tool_name, incomplete (a reply cut short)."""
         import pandas as pd
 
         rows = [{
@@ -138,9 +153,10 @@ class ChatSession:
             "images": len(m.get("images", [])),
             "tool_calls": m.get("tool_calls") or None,
             "tool_name": m.get("tool_name"),
+            "incomplete": bool(m.get("incomplete", False)),
         } for m in self.messages]
         frame = pd.DataFrame(rows, columns=["role", "content", "thinking", "images", "tool_calls",
-                                            "tool_name"])
+                                            "tool_name", "incomplete"])
         frame.index.name = "turn"
         frame.attrs["chat"] = self.name
         return frame
@@ -148,7 +164,7 @@ class ChatSession:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the conversation: ``.jsonl`` one message per line, otherwise one JSON document."""
         target = Path(path).expanduser()
-        messages = [{k: m[k] for k in _MESSAGE_FIELDS if k in m} for m in self.messages]
+        messages = [{k: m[k] for k in _MESSAGE_FIELDS + _LOCAL_FIELDS if k in m} for m in self.messages]
         if target.suffix.lower() == ".jsonl":
             text = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages)
         else:

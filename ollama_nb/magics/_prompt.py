@@ -246,4 +246,4 @@ def _remember(request: Request, result: OllamaResult) -> None:
     message = request.user_message
     chat.add("user", message["content"], images=message.get("images"))
     chat.add("assistant", result.text, thinking=result.thinking or None,
-             tool_calls=result.tool_calls or None)
+             tool_calls=result.tool_calls or None, incomplete=not result.done)

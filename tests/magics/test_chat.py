@@ -57,7 +57,8 @@ def test_dataframe_and_save_roundtrip(tmp_path: Path) -> None:
     chat.add("user", "hi", images=[b"img"])
     chat.add("assistant", "hello", thinking="t")
     frame = chat.to_dataframe()
-    assert list(frame.columns) == ["role", "content", "thinking", "images", "tool_calls", "tool_name"]
+    assert list(frame.columns) == ["role", "content", "thinking", "images", "tool_calls", "tool_name",
+                                   "incomplete"]
     assert frame["content"].tolist() == ["hi", "hello"] and frame["images"].tolist() == [1, 0]
     assert frame.attrs["chat"] == "s"
     doc = json.loads(chat.save(tmp_path / "c.json").read_text())
