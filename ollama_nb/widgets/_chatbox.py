@@ -56,7 +56,9 @@ def message_html(message: dict[str, Any], model: str = "") -> str:
     role = str(message.get("role", ""))
     content = str(message.get("content") or "")
     if role == "assistant":
-        body = answer_bundle(content, thinking=str(message.get("thinking") or ""))["text/html"]
+        status = "⏹ incomplete (partial answer)" if message.get("incomplete") else ""
+        body = answer_bundle(content, thinking=str(message.get("thinking") or ""),
+                             status=status)["text/html"]
         return _bubble(role, model or "assistant", body)
     if role == "user":
         return _bubble(role, "You", render_markdown(content))
@@ -328,7 +330,8 @@ class ChatBox(w.VBox):
         if generation != self._generation:  # the conversation was cleared meanwhile
             return
         session.add("user", message)
-        session.add("assistant", stream.text, thinking=stream.thinking or None)
+        session.add("assistant", stream.text, thinking=stream.thinking or None,
+                    incomplete=stream.final is None)
         session.model = model
 
     # -- display ----------------------------------------------------------------------
