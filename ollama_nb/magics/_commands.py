@@ -23,7 +23,7 @@ from IPython.core.error import UsageError
 
 from .. import _session
 from .._chat import chats
-from .._errors import ModelNotFoundError, OllamaError, ResponseError
+from .._errors import ModelNotFoundError, OllamaError, ResponseError, StreamError
 from ._interpolate import interpolate
 from ._parse import HELP, split, subcommand_parser
 
@@ -47,6 +47,21 @@ def client_errors(model: str | None = None) -> Iterator[None]:
         raise UsageError(exc.message + hint) from None
     except OllamaError as exc:
         raise UsageError(exc.message) from None
+
+
+@contextlib.contextmanager
+def _not_there(action: str, model: str) -> Iterator[None]:
+    """A pull of a name the registry lacks, or a push of a model we lack, says where to look."""
+    try:
+        yield
+    except StreamError as exc:
+        if action == "pull" and "file does not exist" in exc.message:
+            raise UsageError(f"{exc.message}: the registry has no model {model!r}; check the name "
+                             f"and tag at https://ollama.com/library") from None
+        if action == "push" and "no such file or directory" in exc.message:
+            raise UsageError(f"no local model {model!r} to push ({exc.message}); `%ollama models` "
+                             f"lists them (make one with %%ollama create or %ollama cp)") from None
+        raise
 
 
 def _frames() -> Any:
@@ -240,7 +255,7 @@ class Commands:
                              widgets=self.magics.widgets_wanted)
         stream = None
         try:
-            with client_errors():
+            with client_errors(), _not_there(action, model):
                 stream = start()
                 with stream:
                     for chunk in stream:
