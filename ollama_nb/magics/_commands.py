@@ -34,11 +34,14 @@ __all__ = ["Commands", "ModelCard", "ServerStatus"]
 
 
 @contextlib.contextmanager
-def client_errors(model: str | None = None) -> Iterator[None]:
-    """Turn the client's typed errors into one-line UsageErrors (a 404 for ``model`` says how to pull it)."""
+def client_errors(model: str | None = None, *, missing: str | None = None) -> Iterator[None]:
+    """Turn the client's typed errors into one-line UsageErrors (a 404 for ``model`` says how to
+    pull it, or ``missing`` when pulling is not the next step)."""
     try:
         yield
     except ModelNotFoundError as exc:
+        if missing:
+            raise UsageError(f"Model {exc.model!r} not found on the server ({exc.error}); {missing}") from None
         raise UsageError(exc.message) from None
     except ResponseError as exc:
         hint = ""
@@ -293,7 +296,7 @@ class Commands:
         print(f"copied {args.source} → {args.destination}")
 
     def do_rm(self, args: Any, cell: str | None) -> None:
-        with client_errors():
+        with client_errors(missing="nothing to delete; `%ollama models` lists the installed models"):
             self._client(args).delete(args.model)
         print(f"deleted {args.model}")
 
