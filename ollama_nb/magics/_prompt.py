@@ -20,8 +20,9 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .._chat import ChatSession, encode_image
-from .._errors import OllamaError, OllamaTimeout
+from .._args import check_images
+from .._chat import ChatSession
+from .._errors import InvalidArgumentError, OllamaError, OllamaTimeout
 from .._render import Stats, stats_line
 from ._parse import parse_option
 from ._result import OllamaResult
@@ -85,10 +86,10 @@ def _images(specs: list[str], user_ns: Mapping[str, Any], local_ns: Mapping[str,
                 buffer = io.BytesIO()  # a PIL image: send it as PNG
                 item.save(buffer, format="PNG")
                 item = buffer.getvalue()
-            try:
-                images.append(encode_image(item))
-            except (TypeError, ValueError, OSError) as exc:
-                raise UsageError(f"--images {spec}: {exc}") from None
+            try:  # the client's own check: a file or bytes must really be an image
+                images.extend(check_images([item]) or [])
+            except InvalidArgumentError as exc:
+                raise UsageError(f"--images {spec}: {exc.message.removeprefix('images: ')}") from None
     return images
 
 

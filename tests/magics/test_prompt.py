@@ -60,9 +60,9 @@ def test_answer_streams_and_ends_rendered(ip: InteractiveShell, ollama_sandbox: 
 
 
 def test_every_option_reaches_the_request(ip: InteractiveShell, ollama_sandbox: Any, tmp_path: Path) -> None:
-    ip.user_ns["pic"] = b"\x89PNG..."
+    ip.user_ns["pic"] = b"\x89PNG\r\n\x1a\n..."  # image bytes are checked like the client does
     picture = tmp_path / "p.png"
-    picture.write_bytes(b"png2")
+    picture.write_bytes(b"\xff\xd8\xff png2")
     line = (f"-m qwen3 -s 'You are terse.' --temperature 0.2 --seed 7 --num-predict 30 --num-ctx 2048 "
             f"--stop END --stop '###' -O top_k=5 -O numa=false --no-think --images pic "
             f"--images {picture} --keep-alive 10m --host {ollama_sandbox.url} --timeout 20 "
@@ -74,7 +74,8 @@ def test_every_option_reaches_the_request(ip: InteractiveShell, ollama_sandbox: 
     assert body["options"] == {"temperature": 0.2, "seed": 7, "num_predict": 30, "num_ctx": 2048,
                                "stop": ["END", "###"], "top_k": 5, "numa": False}
     assert body["think"] is False and body["keep_alive"] == "10m"
-    assert body["images"] == [base64.b64encode(b"\x89PNG...").decode(), base64.b64encode(b"png2").decode()]
+    assert body["images"] == [base64.b64encode(b"\x89PNG\r\n\x1a\n...").decode(),
+                              base64.b64encode(b"\xff\xd8\xff png2").decode()]
     out = ip.user_ns["out"]
     assert out.fmt == "text" and out.request["images"][0].endswith("base64 chars>")
     # --raw, --no-stream and --no-interpolate
@@ -198,7 +199,7 @@ def test_hostile_model_output_is_inert_end_to_end(ip: InteractiveShell, scripted
 
 
 def test_chat_sessions_keep_history(ip: InteractiveShell, ollama_sandbox: Any, tmp_path: Path) -> None:
-    ip.user_ns["img"] = b"fake image"
+    ip.user_ns["img"] = b"GIF89a fake image"
     with capture_output():
         run(ip, "%%ollama llama3.2 --chat trip -s 'You plan trips.'\nPlan a day in Lisbon")
         first = ip.user_ns["_ollama"].text
@@ -207,7 +208,7 @@ def test_chat_sessions_keep_history(ip: InteractiveShell, ollama_sandbox: Any, t
     assert ollama_sandbox.requests[-1].path == "/api/chat"
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
     assert body["messages"][2]["content"] == first
-    assert body["messages"][3]["images"] == [base64.b64encode(b"fake image").decode()]
+    assert body["messages"][3]["images"] == [base64.b64encode(b"GIF89a fake image").decode()]
     assert ip.user_ns["_ollama"].chat == "trip"
     frame = run(ip, "%ollama chat trip --history")
     assert frame["role"].tolist() == ["system", "user", "assistant", "user", "assistant"]
