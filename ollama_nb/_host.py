@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from ._errors import InvalidArgumentError
 
-__all__ = ["Host", "parse_host", "resolve_host", "DEFAULT_HOST"]
+__all__ = ["DEFAULT_HOST", "Host", "HostText", "parse_host", "resolve_host"]
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _DEFAULT_PORT = 11434
@@ -38,6 +38,16 @@ class Host:
     def __repr__(self) -> str:
         creds = ", auth=<hidden>" if self.auth else ""
         return f"Host({self.base_url!r}{creds})"
+
+
+class HostText(str):
+    """A host setting as typed (credentials included, the client needs them) whose ``repr``
+    hides ``user:pass@``: reprs end up in ``%config`` listings, logs and saved notebooks."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(_safe(str(self)))
 
 
 def _bracket(host: str) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._host import HostText
+
 if TYPE_CHECKING:  # pragma: no cover
     from ._client import Client
 
@@ -39,6 +41,8 @@ class Session:
         """Set a default (``host``, ``model``, ``embed_model``, ``timeout``) and tell observers."""
         if name not in ("host", "model", "embed_model", "timeout"):
             raise AttributeError(f"no session default named {name!r}")
+        if name == "host" and isinstance(value, str):
+            value = HostText(value)  # its repr hides user:pass@
         if getattr(self, name) == value:
             return
         setattr(self, name, value)

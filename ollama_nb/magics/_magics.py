@@ -40,6 +40,7 @@ from traitlets import (
 
 from .. import _session
 from .._chat import chats
+from .._host import HostText
 from ._interpolate import interpolate
 from ._parse import HELP, SUBCOMMANDS, parse_cell_line
 from ._result import OllamaResult
@@ -115,6 +116,11 @@ class OllamaMagics(Magics):
     @observe("history_limit")
     def _history_limit_changed(self, change: Any) -> None:
         chats.set_history_limit(change["new"])
+
+    @validate("host")
+    def _check_host(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        return HostText(value) if isinstance(value, str) else value  # repr hides user:pass@
 
     @validate("update_rate")
     def _check_rate(self, proposal: Any) -> float:
