@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri"]
 RAIN_MM = [2, 9, 4, 12, 1]
