@@ -37,8 +37,8 @@ _widgets = _load("_faults_widgets_conftest", _TESTS / "widgets" / "conftest.py")
 ip = _magics.ip  # the InteractiveShell singleton with ollama_nb loaded
 wire = _widgets.wire  # widget messages recorded as a frontend would receive them
 
-from cases import Env  # noqa: E402
-from leaks import Snapshot, settle  # noqa: E402
+from cases import Env
+from leaks import Snapshot, settle
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["dead_port", "FullBacklog", "RawServer", "PrefixProxy", "http_reply"]
+__all__ = ["FullBacklog", "PrefixProxy", "RawServer", "dead_port", "http_reply"]
 
 
 def dead_port() -> int:
@@ -107,7 +107,7 @@ class RawServer(_Base):
         while not self._stop.is_set():
             try:
                 conn, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -20,7 +20,7 @@ from layers import html_outputs
 from magic_helpers import run
 from recording import Wire
 
-from ollama_nb import Client
+from ollama_nb import Client, ResponseError
 
 EVIL = '<img src=x onerror="window.__xss=true"><script>window.__xss=true</script>'
 
@@ -111,7 +111,7 @@ def test_server_error_text_is_never_markup(ip: InteractiveShell, env: Env, wire:
     pane = StreamPane(record=False)
     box = ChatBox("err", model=CHAT_MODEL)
     try:
-        with pytest.raises(Exception):
+        with pytest.raises(ResponseError):
             pane.run(CHAT_MODEL, "hi")
         assert "script" in pane.error
         future = box.send("hi")

@@ -26,9 +26,8 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
 
 
 def _usage(ip: InteractiveShell, cell: str, *needles: str) -> str:
-    with capture_output():
-        with pytest.raises(UsageError) as info:
-            run(ip, cell)
+    with capture_output(), pytest.raises(UsageError) as info:
+        run(ip, cell)
     message = str(info.value)
     assert message and "\n" not in message.strip(), message
     for needle in needles:

@@ -24,7 +24,7 @@ def _cell(case: Case, env: Env, extra: str = "") -> tuple[str, str]:
 @pytest.mark.parametrize("case", cases_for("magic"))
 def test_prompt(case: Case, ip: InteractiveShell, env: Env) -> None:
     ip.user_ns.pop("_ollama", None)
-    model, cell = _cell(case, env)
+    _model, cell = _cell(case, env)
     with capture_output() as cap:
         if case.error_for("magic") is None:
             assert run(ip, cell) is None

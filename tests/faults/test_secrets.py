@@ -53,13 +53,11 @@ def test_credentials_reach_the_server_but_no_message(secrets: str, env: Env,
         with pytest.raises(OllamaError) as info:
             client.generate(CHAT_MODEL, "hi")
         _secret_free(info.value, repr(info.value), info.value.args)
-        env.sandbox.inject("drop_after", n=2)
         env.sandbox.clear_faults()
         env.sandbox.inject("drop_after", n=2)
-        with pytest.raises(OllamaError) as info:
-            with client.generate(CHAT_MODEL, "hi", stream=True) as stream:
-                for _ in stream:
-                    pass
+        with pytest.raises(OllamaError) as info, client.generate(CHAT_MODEL, "hi", stream=True) as stream:
+            for _ in stream:
+                pass
         _secret_free(info.value, repr(info.value), repr(stream))
     finally:
         client.close()
@@ -119,7 +117,7 @@ def test_saved_notebook(secrets: str, env: Env, tmp_path: Path) -> None:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     cells = ["%load_ext ollama_nb", f"%%ollama {CHAT_MODEL} -o a\nhi", "%ollama status",
              "%ollama host", "import ollama_nb as onb; onb.Client()", "_ollama.request",
-             f"%%ollama nosuch-model\nhi", "%ollama pull nosuch-model"]
+             "%%ollama nosuch-model\nhi", "%ollama pull nosuch-model"]
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     env.monkeypatch.setenv("OLLAMA_HOST", secrets)
     NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,

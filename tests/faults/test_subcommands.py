@@ -26,7 +26,6 @@ def _run(ip: InteractiveShell, case: Case, layer: str, line: str) -> None:
                 run(ip, line)
             check_line(str(info.value), case, layer)
     assert all(not live_markup(page) for page in html_outputs(cap))
-    return None
 
 
 @pytest.mark.parametrize("case", cases_for("show"))
@@ -87,9 +86,8 @@ def test_each_endpoint_names_the_missing_model(line: str, message: str, step: st
     import re
 
     ip.user_ns["texts"] = ["a", "b"]
-    with capture_output():
-        with pytest.raises(UsageError) as info:
-            run(ip, line)
+    with capture_output(), pytest.raises(UsageError) as info:
+        run(ip, line)
     text = str(info.value)
     assert "\n" not in text and re.search(message, text), text
     assert re.search(step, text), f"next step {step!r} not in {text!r}"
