@@ -18,8 +18,8 @@ import platform
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any, Literal, overload
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -207,7 +207,9 @@ class Client:
         """
         for adapter in self._session.adapters.values():
             pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
-            for key in list(pools.keys()) if pools is not None else ():
+            if pools is None:
+                continue
+            for key in list(pools.keys()):
                 pool = pools.get(key)
                 if pool is not None:
                     pool.close()

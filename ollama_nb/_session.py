@@ -19,7 +19,7 @@ from ._host import HostText
 if TYPE_CHECKING:  # pragma: no cover
     from ._client import Client
 
-__all__ = ["Session", "session", "get_client"]
+__all__ = ["Session", "get_client", "session"]
 
 DEFAULT_MODEL = "llama3.2"
 DEFAULT_EMBED_MODEL = "all-minilm"

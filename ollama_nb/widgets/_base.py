@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextvars
 import html
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar

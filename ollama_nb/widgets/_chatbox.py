@@ -20,7 +20,6 @@ from traitlets import Float, Unicode
 
 from .._chat import ChatSession, chats
 from .._errors import OllamaError
-from .._session import session as defaults
 from .._render import (
     Stats,
     answer_bundle,
@@ -29,6 +28,7 @@ from .._render import (
     stats_line,
     streaming_bundle,
 )
+from .._session import session as defaults
 from ._base import Throttle, error_html, in_thread, muted
 from ._picker import ModelPicker
 
