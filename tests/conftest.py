@@ -1,2 +1,25 @@
 """Shared test configuration. The `ollama_sandbox` fixture comes from the package's
 pytest plugin (entry point `pytest11`), exactly as users' own suites get it."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Spare the many InteractiveShells the tests made their exit-time reset.
+
+    Each shell's ``atexit_operations`` resets it, which runs a full ``gc.collect()``; hundreds
+    of them over a large heap made the interpreter take minutes to exit after the last test.
+    The tests clean up their shells themselves (history is off, singletons are cleared).
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    for obj in gc.get_objects():
+        if isinstance(obj, InteractiveShell) and not getattr(obj, "_atexit_once_called", False):
+            obj._atexit_once_called = True  # skips reset() and its gc.collect() at exit
+            if obj.history_manager is not None:
+                obj.history_manager.close()
+                obj.history_manager = None
