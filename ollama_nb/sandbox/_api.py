@@ -462,16 +462,22 @@ class Api:
         return Stream(items(), tokens=True, on_close=on_close)
 
     # ---- embeddings ----
-    def embed(self, raw: bytes, ctx: Context) -> Reply:
-        started = time.perf_counter()
-        req = check_struct(loads_request(raw), "EmbedRequest")
+    def _embedding_request(self, raw: bytes, ctx: Context, struct: str, missing: ApiError
+                           ) -> tuple[dict[str, Any], str, LocalModel, dict[str, Any]]:
+        """The checks /api/embed and /api/embeddings share; only a missing model differs."""
+        req = check_struct(loads_request(raw), struct)
         keep_alive_seconds(req.get("keep_alive"))
         text = req.get("model") or ""
         ctx.model = text or None
         if not text:
-            raise ApiError(404, "model '' not found")
+            raise missing
         model = self._lookup(text, not_found=f'model "{text}" not found, try pulling it first')
-        options = check_options(req.get("options"))
+        return req, text, model, check_options(req.get("options"))
+
+    def embed(self, raw: bytes, ctx: Context) -> Reply:
+        started = time.perf_counter()
+        req, text, model, options = self._embedding_request(
+            raw, ctx, "EmbedRequest", ApiError(404, "model '' not found"))
         raw_input = req.get("input")
         if raw_input is None or raw_input == "" or raw_input == []:
             self._load(model, req.get("keep_alive"))
@@ -487,13 +493,14 @@ class Api:
                                         truncate=req.get("truncate") is not False)
         import numpy as np
 
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = vectors / np.where(norms == 0, 1, norms)
+        def unit(rows: Any) -> Any:
+            norms = np.linalg.norm(rows, axis=1, keepdims=True)
+            return rows / np.where(norms == 0, 1, norms)
+
+        vectors = unit(vectors)
         dims = req.get("dimensions") or 0
-        if 0 < dims < vectors.shape[1]:
-            vectors = vectors[:, : int(dims)]
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.where(norms == 0, 1, norms)
+        if 0 < dims < vectors.shape[1]:  # cut, then normalise again (as the real server does)
+            vectors = unit(vectors[:, : int(dims)])
         vectors = vectors.astype(np.float32)
         self._after(model, seconds)()
         return Reply(body={
@@ -505,14 +512,8 @@ class Api:
         })
 
     def embeddings(self, raw: bytes, ctx: Context) -> Reply:
-        req = check_struct(loads_request(raw), "EmbeddingRequest")
-        keep_alive_seconds(req.get("keep_alive"))
-        text = req.get("model") or ""
-        ctx.model = text or None
-        if not text:
-            raise ApiError(400, "model is required")
-        model = self._lookup(text, not_found=f'model "{text}" not found, try pulling it first')
-        options = check_options(req.get("options"))
+        req, _text, model, options = self._embedding_request(
+            raw, ctx, "EmbeddingRequest", ApiError(400, "model is required"))
         seconds, _ = self._load(model, req.get("keep_alive"))
         prompt = req.get("prompt") or ""
         if not prompt:
