@@ -14,15 +14,15 @@ __version__ = "0.1.0"
 
 # public name -> private module that defines it
 _EXPORTS: dict[str, str] = {
-    "Client": "._client",
-    "OllamaError": "._errors",
-    "InvalidArgumentError": "._errors",
-    "ConnectError": "._errors",
-    "OllamaTimeout": "._errors",
-    "ResponseError": "._errors",
-    "ModelNotFoundError": "._errors",
-    "StreamError": "._errors",
-    "IncompleteStreamError": "._errors",
+    "Client": ".client._client",
+    "OllamaError": ".client._errors",
+    "InvalidArgumentError": ".client._errors",
+    "ConnectError": ".client._errors",
+    "OllamaTimeout": ".client._errors",
+    "ResponseError": ".client._errors",
+    "ModelNotFoundError": ".client._errors",
+    "StreamError": ".client._errors",
+    "IncompleteStreamError": ".client._errors",
     "models": ".frames",
     "running": ".frames",
     "embed": ".frames",
@@ -30,18 +30,18 @@ _EXPORTS: dict[str, str] = {
     "nearest": ".frames",
     "project": ".frames",
     "plot_projection": ".frames",
-    "map_prompts": ".batch",
+    "map_prompts": ".frames",
 }
 
 __all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension", "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._client import Client
-    from ._errors import (ConnectError, IncompleteStreamError, InvalidArgumentError,
+    from .client._client import Client
+    from .client._errors import (ConnectError, IncompleteStreamError, InvalidArgumentError,
                           ModelNotFoundError, OllamaError, OllamaTimeout, ResponseError,
                           StreamError)
-    from .batch import map_prompts
-    from .frames import embed, models, nearest, plot_projection, project, running, similarity
+    from .frames import (embed, map_prompts, models, nearest, plot_projection, project, running,
+                         similarity)
 
 
 def __getattr__(name: str) -> Any:

@@ -31,7 +31,7 @@ def find_notebook(name: str = NOTEBOOK) -> Path:
 @contextlib.contextmanager
 def _server(host: str | None, log: Any) -> Iterator[str]:
     """Yield the URL of a server to use: the user's Ollama if it answers, else a sandbox."""
-    from ._client import Client
+    from .client._client import Client
 
     with Client(host) as client:
         url = client.base_url

@@ -1,4 +1,4 @@
-"""Safe rendering of untrusted model output (ollama_nb._render)."""
+"""Safe rendering of untrusted model output (ollama_nb.display._render)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ollama_nb._render import (
+from ollama_nb.display._render import (
     Stats,
     answer_bundle,
     escape_pre,

@@ -10,7 +10,7 @@ from typing import Any
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from ollama_nb._throttle import Throttle
+from ollama_nb.display._throttle import Throttle
 
 
 def _wait(predicate: Any, limit: float = 10.0) -> bool:

@@ -62,7 +62,7 @@ _NOT_OLLAMA_TEXT = {"404 page not found", "405 method not allowed"}
 
 
 def _user_agent() -> str:
-    from . import __version__
+    from .. import __version__
 
     return (
         f"ollama-nb/{__version__} ({platform.machine().lower() or 'unknown'} "

@@ -3,17 +3,20 @@
 * :func:`models`, :func:`running` - the server's model lists (``/api/tags``, ``/api/ps``);
 * :func:`embed` - texts to a float32 embedding frame (``/api/embed``, batched);
 * :func:`similarity`, :func:`nearest` - cosine similarity and ranked neighbours;
-* :func:`project`, :func:`plot_projection` - a 2-D PCA map of embeddings and its plot.
+* :func:`project`, :func:`plot_projection` - a 2-D PCA map of embeddings and its plot;
+* :func:`map_prompts` - one prompt per row, answered in parallel, resumable (``_batch``,
+  with its on-disk cache in ``_cache``).
 
-Batch prompting over rows is :func:`ollama_nb.batch.map_prompts`. Every function
-takes ``host=``/``client=`` and otherwise uses the session defaults
-(:mod:`ollama_nb._session`).
+Every function takes ``host=``/``client=`` and otherwise uses the session defaults
+(:mod:`ollama_nb.client._session`).
 """
 
 from __future__ import annotations
 
 from ._analysis import nearest, plot_projection, project, similarity
+from ._batch import MapPromptsWarning, map_prompts
 from ._embeddings import embed
 from ._inventory import models, running
 
-__all__ = ["embed", "models", "nearest", "plot_projection", "project", "running", "similarity"]
+__all__ = ["MapPromptsWarning", "embed", "map_prompts", "models", "nearest", "plot_projection",
+           "project", "running", "similarity"]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidArgumentError
+from ..client._errors import InvalidArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
 
-    from ._client import Client
+    from ..client._client import Client
 
 __all__ = ["nearest", "plot_projection", "project", "similarity"]
 

@@ -9,7 +9,7 @@ before anything is sent.
 
 Each distinct rendered prompt is sent once to ``/api/generate`` (``stream=False``),
 ``concurrency`` at a time. Answers are written to an on-disk cache as they arrive
-(see :mod:`ollama_nb._cache`); a rerun of the same call takes them from there, so
+(see :mod:`ollama_nb.frames._cache`); a rerun of the same call takes them from there, so
 an interrupted run resumes where it stopped. Ctrl-C (kernel interrupt) cancels
 what has not started, lets requests already in flight finish into the cache, and
 re-raises ``KeyboardInterrupt``; the exception's ``.partial`` holds the rows that
@@ -36,13 +36,13 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ConnectError, InvalidArgumentError, ModelNotFoundError, OllamaError
-from ._session import get_client, session
+from ..client._errors import ConnectError, InvalidArgumentError, ModelNotFoundError, OllamaError
+from ..client._session import get_client, session
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from ._client import Client
+    from ..client._client import Client
 
 __all__ = ["ERROR_PREFIX", "MapPromptsWarning", "map_prompts"]
 

@@ -34,14 +34,14 @@ import threading
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidArgumentError, ModelNotFoundError, ResponseError
-from ._session import get_client, session
+from ..client._errors import InvalidArgumentError, ModelNotFoundError, ResponseError
+from ..client._session import get_client, session
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
 
-    from ._client import Client
+    from ..client._client import Client
 
 __all__ = ["DEFAULT_BATCH_SIZE", "SharedTexts", "as_texts", "embed"]
 

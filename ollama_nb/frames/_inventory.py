@@ -17,13 +17,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._session import get_client
-from ._units import human_size
+from ..client._session import get_client
+from ..display._units import human_size
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from ._client import Client
+    from ..client._client import Client
 
 __all__ = ["human_size", "models", "running"]
 

@@ -7,7 +7,7 @@ IPython shows them as ``Out[n]``; confirmations are printed.
 Widget seams (filled by ``ollama_nb.widgets``, imported only when used):
 ``%ollama picker`` returns ``ModelPicker()``; ``%ollama chatbox [NAME] [-m MODEL]``
 returns ``ChatBox(NAME, model=MODEL)`` (the conversation ``NAME`` of
-:data:`ollama_nb._chat.chats`, shared with ``%%ollama --chat NAME``); progress uses
+:data:`ollama_nb.client._chat.chats`, shared with ``%%ollama --chat NAME``); progress uses
 ``PullProgress`` (see ``_progress``); ``--pane`` uses ``StreamPane`` as an
 ``AnswerView`` (see ``_stream_display``).
 """
@@ -17,18 +17,16 @@ from __future__ import annotations
 import contextlib
 import html
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from IPython.core.error import UsageError
 
-from .. import _session
-from .._chat import chats
-from .._errors import ModelNotFoundError, OllamaError, ResponseError, StreamError
+from ..client import _session
+from ..client._chat import chats
+from ..client._errors import ModelNotFoundError, OllamaError, ResponseError, StreamError
+from ._context import MagicSettings, client_for
 from ._interpolate import interpolate
 from ._parse import HELP, split, subcommand_parser
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._magics import OllamaMagics
 
 __all__ = ["Commands", "ModelCard", "ServerStatus"]
 
@@ -178,9 +176,9 @@ def _sandbox_engines(client: Any) -> dict[str, str] | None:
 
 
 class Commands:
-    """Runs one subcommand for an :class:`OllamaMagics` instance."""
+    """Runs one subcommand with the settings of an ``OllamaMagics`` instance."""
 
-    def __init__(self, magics: OllamaMagics, local_ns: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, magics: MagicSettings, local_ns: Mapping[str, Any] | None = None) -> None:
         self.magics = magics
         self.local_ns = local_ns
         self.user_ns: dict[str, Any] = magics.shell.user_ns if magics.shell is not None else {}
@@ -196,7 +194,7 @@ class Commands:
         return method(args, cell)
 
     def _client(self, args: Any) -> Any:
-        return self.magics.client(getattr(args, "host", None))
+        return client_for(getattr(args, "host", None))
 
     def _lookup(self, name: str) -> Any:
         for ns in (self.local_ns or {}, self.user_ns):
@@ -244,10 +242,10 @@ class Commands:
     def do_host(self, args: Any, cell: str | None) -> None:
         if args.value is not None:
             with client_errors():
-                self.magics.client(args.value)  # validates the URL before it becomes the default
+                client_for(args.value)  # validates the URL before it becomes the default
             _session.session.set("host", args.value)
         with client_errors():
-            print(f"host: {self.magics.client().base_url}")
+            print(f"host: {client_for().base_url}")
 
     # ------------------------------------------------------------------ model management
 

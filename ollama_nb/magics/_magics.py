@@ -2,7 +2,7 @@
 
 Every setting is a traitlet (``%config OllamaMagics.update_rate = 4`` or
 ``c.OllamaMagics.model = "qwen3"`` in ``ipython_config.py``). ``host``,
-``model``, ``embed_model`` and ``timeout`` mirror :data:`ollama_nb._session.session`
+``model``, ``embed_model`` and ``timeout`` mirror :data:`ollama_nb.client._session.session`
 both ways, so ``%ollama model NAME``, the model picker and ``onb.embed`` agree.
 
 Return values: ``%%ollama PROMPT`` returns ``None`` (the answer is already on
@@ -13,7 +13,6 @@ data (``models``, ``ps``, ``show``, ``embed``, ``chat --history``, ``status``,
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -38,16 +37,17 @@ from traitlets import (
     validate,
 )
 
-from .. import _session
-from .._chat import chats
-from .._host import HostText
+from ..client import _session
+from ..client._chat import chats
+from ..client._host import HostText
+from . import _context
+from ._context import DISPLAY_ENV
 from ._interpolate import interpolate
 from ._parse import HELP, SUBCOMMANDS, parse_cell_line
 from ._result import OllamaResult
 
 __all__ = ["DISPLAY_ENV", "OllamaMagics"]
 
-DISPLAY_ENV = "OLLAMA_NB_DISPLAY"
 _SYNCED = ("host", "model", "embed_model", "timeout")
 _CELL_SUBCOMMANDS = ("embed", "create")
 
@@ -137,15 +137,12 @@ class OllamaMagics(Magics):
     @property
     def live(self) -> bool:
         """Whether answers stream into the output (False: final answer only)."""
-        mode = self.display_mode
-        if mode == "auto":
-            mode = os.environ.get(DISPLAY_ENV, "live").strip().lower() or "live"
-        return mode != "final"
+        return _context.is_live(self.display_mode)
 
     @property
     def widgets_wanted(self) -> bool:
         """Use widgets for progress: allowed, live display, and a kernel with a frontend."""
-        return self.use_widgets and self.live and getattr(self.shell, "kernel", None) is not None
+        return _context.widgets_wanted(self.use_widgets, self.live, self.shell)
 
     def close(self) -> None:
         """Stop following the session (called by ``%unload_ext``)."""
@@ -153,12 +150,7 @@ class OllamaMagics(Magics):
 
     def client(self, host: str | None = None, timeout: Any = None) -> Any:
         """A cached client for ``host`` (default: the session host); a bad URL is a UsageError."""
-        from .._errors import OllamaError
-
-        try:
-            return _session.session.client(host, timeout)
-        except OllamaError as exc:
-            raise UsageError(exc.message) from None
+        return _context.client_for(host, timeout)
 
     def store(self, result: OllamaResult, output: str | None = None) -> None:
         """Keep ``result`` as ``_ollama`` (and ``output`` if given) in the user namespace."""

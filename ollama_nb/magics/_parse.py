@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
-from .._render import FORMATS
+from ..display._render import FORMATS
 
 __all__ = [
     "CELL_USAGE",

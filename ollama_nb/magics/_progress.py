@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from .._throttle import Throttle
-from .._units import human_size
+from ..display._throttle import Throttle
+from ..display._units import human_size
 
 __all__ = ["ProgressView", "TextProgress", "progress_view"]
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .._args import check_images
-from .._chat import ChatSession
-from .._errors import InvalidArgumentError, OllamaError, OllamaTimeout
-from .._render import Stats, stats_line
+from ..client._args import check_images
+from ..client._chat import ChatSession
+from ..client._errors import InvalidArgumentError, OllamaError, OllamaTimeout
+from ..display._render import Stats, stats_line
 from ._parse import parse_option
 from ._result import OllamaResult
 from ._stream_display import LiveAnswer

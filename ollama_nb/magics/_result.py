@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._render import Stats, answer_bundle
+from ..display._render import Stats, answer_bundle
 
 __all__ = ["OllamaResult"]
 

@@ -34,8 +34,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from .._render import streaming_bundle
-from .._throttle import Throttle
+from ..display._render import streaming_bundle
+from ..display._throttle import Throttle
 
 __all__ = ["AnswerView", "LiveAnswer"]
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
-from .._throttle import Throttle
-from .._units import human_size
+from ..display._throttle import Throttle
+from ..display._units import human_size
 
 __all__ = ["Throttle", "error_html", "format_bytes", "has_widget_frontend", "in_thread", "muted"]
 

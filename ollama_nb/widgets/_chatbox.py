@@ -1,10 +1,10 @@
 """``ChatBox``: a chat in a widget, sharing its conversation with ``%%ollama --chat NAME``.
 
-The conversation lives in :data:`ollama_nb._chat.chats` under ``chat`` (default
+The conversation lives in :data:`ollama_nb.client._chat.chats` under ``chat`` (default
 ``"default"``), so a ChatBox and the magic continue the same history. Replies
 stream in a background thread: the click or Enter that sent the message returns
 at once, so Stop (and everything else) stays clickable while the model answers.
-Every message is rendered through :mod:`ollama_nb._render` (raw HTML from the
+Every message is rendered through :mod:`ollama_nb.display._render` (raw HTML from the
 model is shown as text, never parsed).
 """
 
@@ -18,9 +18,10 @@ from typing import Any
 import ipywidgets as w
 from traitlets import Float, Unicode
 
-from .._chat import ChatSession, chats
-from .._errors import OllamaError
-from .._render import (
+from ..client._chat import ChatSession, chats
+from ..client._errors import OllamaError
+from ..client._session import session as defaults
+from ..display._render import (
     Stats,
     answer_bundle,
     escape_pre,
@@ -28,7 +29,6 @@ from .._render import (
     stats_line,
     streaming_bundle,
 )
-from .._session import session as defaults
 from ._base import Throttle, error_html, in_thread, muted
 from ._picker import ModelPicker
 
@@ -244,7 +244,7 @@ class ChatBox(w.VBox):
         reply_view: Any,
         generation: int,
     ) -> Any:
-        from .._session import get_client
+        from ..client._session import get_client
 
         stream = None
         try:

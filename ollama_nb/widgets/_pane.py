@@ -13,7 +13,7 @@ click while the answer streams (see docs/widgets.md):
 ``%%ollama --pane`` uses the pane as a view (``start``/``update``/``finish``,
 ``stop_requested``) of the magic's own stream; the magic keeps the display output.
 
-Every string from the model goes through :mod:`ollama_nb._render` before it
+Every string from the model goes through :mod:`ollama_nb.display._render` before it
 reaches an ``HTML`` widget: ipywidgets inserts ``HTML.value`` with ``innerHTML``,
 unsanitised. Live updates are throttled (``interval``) and each is exactly one
 widget message; the final answer is also published as an ordinary
@@ -30,8 +30,8 @@ from typing import Any
 import ipywidgets as w
 from traitlets import Bool, Float, Unicode
 
-from .._errors import OllamaError
-from .._render import FORMATS, Stats, answer_bundle, stats_line, streaming_bundle
+from ..client._errors import OllamaError
+from ..display._render import FORMATS, Stats, answer_bundle, stats_line, streaming_bundle
 from ._base import Throttle, error_html, in_thread, muted
 
 __all__ = ["StreamPane"]
@@ -251,7 +251,7 @@ class StreamPane(w.VBox):
         host: str | None,
         options: dict[str, Any],
     ) -> Any:
-        from .._session import get_client
+        from ..client._session import get_client
 
         chosen = get_client(host, client)
         if messages is not None:

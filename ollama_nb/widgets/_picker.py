@@ -15,8 +15,8 @@ from typing import Any
 import ipywidgets as w
 from traitlets import Bool, Int, Unicode
 
-from .._errors import OllamaError
-from .._session import session
+from ..client._errors import OllamaError
+from ..client._session import session
 from ._base import error_html, format_bytes, muted
 
 __all__ = ["ModelPicker"]
@@ -91,7 +91,7 @@ class ModelPicker(w.VBox):
     # -- the model list ------------------------------------------------------------------
     def refresh(self) -> None:
         """Ask the server for its local models and rebuild the list (keeps the selection)."""
-        from .._session import get_client
+        from ..client._session import get_client
 
         self.refresh_button.disabled = True
         try:

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import ipywidgets as w
 from traitlets import Bool, Float, HasTraits, Unicode
 
-from .._errors import OllamaError
+from ..client._errors import OllamaError
 from ._base import Throttle, error_html, format_bytes, has_widget_frontend, muted
 
 __all__ = ["PullProgress"]

@@ -111,7 +111,7 @@ def test_picker_lists_the_sandbox_models_and_sets_the_default(
     nb = open_notebook(
         [
             "%load_ext ollama_nb\n%ollama picker",
-            "from ollama_nb._session import session\nprint('default:', session.model)",
+            "from ollama_nb.client._session import session\nprint('default:', session.model)",
             "%ollama model all-minilm",
         ]
     )
@@ -146,7 +146,7 @@ def test_chatbox_round_trip(open_notebook: Any, screenshot_dir: Any) -> None:
     nb = open_notebook(
         [
             "%load_ext ollama_nb\n%ollama chatbox lab -m llama3.2",
-            "from ollama_nb._chat import chats\n"
+            "from ollama_nb.client._chat import chats\n"
             "print([m['role'] for m in chats.get('lab').messages])",
         ]
     )

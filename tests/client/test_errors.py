@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 
 import pytest
+from client_scriptserver import Reply
 
 import ollama_nb
-from client_scriptserver import Reply
 
 
 def test_unreachable_server_names_url_and_how_to_start(free_port) -> None:

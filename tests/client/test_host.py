@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import ollama_nb
-from ollama_nb._host import parse_host, resolve_host
+from ollama_nb.client._host import parse_host, resolve_host
 
 TABLE = [
     # (value, base_url) — the first block is ollama-python's _parse_host doctest table

@@ -8,8 +8,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import ollama_nb
-from ollama_nb._modelfile import parse_modelfile
-from ollama_nb._types import ChatResponse, GenerateResponse, ListResponse, ShowResponse, parse_timestamp
+from ollama_nb.client._modelfile import parse_modelfile
+from ollama_nb.client._types import (
+    ChatResponse,
+    GenerateResponse,
+    ListResponse,
+    ShowResponse,
+    parse_timestamp,
+)
 
 
 def test_modelfile_full_syntax(tmp_path) -> None:

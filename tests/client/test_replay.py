@@ -13,11 +13,10 @@ import math
 from datetime import datetime
 
 import pytest
+from client_scriptserver import TRANSCRIPTS, Reply, Transcript, load_transcripts
 
 import ollama_nb
-from ollama_nb._stream import Stream
-
-from client_scriptserver import TRANSCRIPTS, Reply, Transcript, load_transcripts
+from ollama_nb.client._stream import Stream
 
 ALL = load_transcripts()
 
@@ -101,10 +100,10 @@ def test_replay_success(script_server, t: Transcript) -> None:
         assert result.raw == body
         assert result.done is True
         if t.path.endswith("generate"):
-            assert isinstance(result, ollama_nb._types.GenerateResponse)
+            assert isinstance(result, ollama_nb.client._types.GenerateResponse)
             assert result.response == body["response"] == result.text
         else:
-            assert isinstance(result, ollama_nb._types.ChatResponse)
+            assert isinstance(result, ollama_nb.client._types.ChatResponse)
             assert result.message.role == "assistant"
             assert result.message.content == body["message"]["content"] == result.text
         assert result.load_seconds == pytest.approx(body["load_duration"] / 1e9)

@@ -8,9 +8,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from client_scriptserver import Reply
 
 import ollama_nb
-from client_scriptserver import Reply
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

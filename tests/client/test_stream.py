@@ -8,9 +8,9 @@ import threading
 import time
 
 import pytest
+from client_scriptserver import Reply
 
 import ollama_nb
-from client_scriptserver import Reply
 
 CHUNKS = [
     {"model": "m", "created_at": "2025-01-01T00:00:00Z", "response": word, "done": False}

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from rawserver import FullBacklog, PrefixProxy, RawServer, dead_port, http_reply
 
-from ollama_nb._errors import (
+from ollama_nb.client._errors import (
     ConnectError,
     IncompleteStreamError,
     InvalidArgumentError,

@@ -43,8 +43,8 @@ from leaks import Snapshot, settle
 
 @pytest.fixture(autouse=True)
 def _fresh_session() -> Iterator[None]:
-    from ollama_nb._chat import chats
-    from ollama_nb._session import session
+    from ollama_nb.client._chat import chats
+    from ollama_nb.client._session import session
 
     observers = list(session._observers)
     session.reset()

@@ -83,7 +83,7 @@ class Snapshot:
 def settle(before: Snapshot, *, fd_slack: int = 0, thread_slack: int = 0,
            wait: float = 5.0) -> list[str]:
     """Close cached clients, then wait up to ``wait`` s for counts to return to ``before``."""
-    from ollama_nb._session import session
+    from ollama_nb.client._session import session
 
     for client in list(session._clients.values()):
         client.close()

@@ -13,8 +13,13 @@ import pytest
 from cases import CHAT_MODEL, EMBED_MODEL, Case, Env, cases_for, check_line
 
 import ollama_nb as onb
-from ollama_nb._errors import ConnectError, InvalidArgumentError, ModelNotFoundError, OllamaError
-from ollama_nb.batch import MapPromptsWarning
+from ollama_nb.client._errors import (
+    ConnectError,
+    InvalidArgumentError,
+    ModelNotFoundError,
+    OllamaError,
+)
+from ollama_nb.frames._batch import MapPromptsWarning
 
 TEXTS = ["the sea is blue", "the sky is grey", "rivers run to the sea"]
 

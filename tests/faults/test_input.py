@@ -18,7 +18,7 @@ from magic_helpers import run
 
 import ollama_nb as onb
 from ollama_nb import Client
-from ollama_nb._errors import InvalidArgumentError
+from ollama_nb.client._errors import InvalidArgumentError
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
        b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84"

@@ -22,7 +22,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import ollama_nb as onb
-from ollama_nb._chat import chats
+from ollama_nb.client._chat import chats
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from layers import html_outputs, magic_options
 from magic_helpers import run
 from test_render import live_markup
 
-from ollama_nb._chat import chats
+from ollama_nb.client._chat import chats
 
 
 def _cell(case: Case, env: Env, extra: str = "") -> tuple[str, str]:

@@ -18,8 +18,8 @@ from rawserver import dead_port
 
 import ollama_nb as onb
 from ollama_nb import Client
-from ollama_nb._errors import OllamaError
-from ollama_nb._session import session
+from ollama_nb.client._errors import OllamaError
+from ollama_nb.client._session import session
 
 KEY = "sk-faults-SECRET-KEY-0123456789"
 PASSWORD = "pa55-SECRET-word"

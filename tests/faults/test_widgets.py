@@ -14,8 +14,8 @@ from hostile_server import live_markup
 from recording import Wire
 
 from ollama_nb import Client
-from ollama_nb._chat import chats
-from ollama_nb._errors import OllamaError
+from ollama_nb.client._chat import chats
+from ollama_nb.client._errors import OllamaError
 
 
 def _client(target: Target) -> Any:

@@ -87,7 +87,7 @@ def replay_server() -> Iterator[Callable[[dict[str, Any]], ReplayServer]]:
 @pytest.fixture
 def client_for() -> Iterator[Callable[[str], Any]]:
     """A fresh ollama_nb Client for a URL, closed after the test."""
-    from ollama_nb._client import Client
+    from ollama_nb.client._client import Client
 
     clients: list[Any] = []
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import ollama_nb as onb
-from ollama_nb._errors import InvalidArgumentError
+from ollama_nb.client._errors import InvalidArgumentError
 
 MODEL = "nomic-embed-text"  # word-overlap vectors: texts sharing words are close
 
@@ -171,7 +171,7 @@ def test_plot_projection(emb) -> None:
 
 
 def test_project_randomised_path_matches_exact(monkeypatch) -> None:
-    from ollama_nb import _analysis
+    from ollama_nb.frames import _analysis
 
     rng = np.random.default_rng(3)
     # 600 points with two strong directions and noise

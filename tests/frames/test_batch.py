@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import ollama_nb as onb
-from ollama_nb._cache import AnswerCache, default_cache_dir
-from ollama_nb._errors import ConnectError, InvalidArgumentError, ModelNotFoundError
-from ollama_nb.batch import ERROR_PREFIX, MapPromptsWarning, render
+from ollama_nb.client._errors import ConnectError, InvalidArgumentError, ModelNotFoundError
+from ollama_nb.frames._batch import ERROR_PREFIX, MapPromptsWarning, render
+from ollama_nb.frames._cache import AnswerCache, default_cache_dir
 
 MODEL = "llama3.2"
 SCHEMA = {
@@ -287,7 +287,7 @@ def test_unusable_cache_dir_warns_and_runs(ollama_sandbox, client, tmp_path) -> 
 
 
 def test_no_model_is_an_error_before_any_request(ollama_sandbox, client, monkeypatch) -> None:
-    from ollama_nb._session import session
+    from ollama_nb.client._session import session
 
     monkeypatch.setattr(session, "model", "")
     monkeypatch.setattr(session, "embed_model", "")

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import ollama_nb as onb
-from ollama_nb._errors import InvalidArgumentError, ModelNotFoundError, ResponseError
-from ollama_nb._session import session
+from ollama_nb.client._errors import InvalidArgumentError, ModelNotFoundError, ResponseError
+from ollama_nb.client._session import session
 
 MODEL = "nomic-embed-text"  # the sandbox's word-overlap model (768 dims)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 import ollama_nb as onb
-from ollama_nb._inventory import human_size
+from ollama_nb.frames._inventory import human_size
 
 # shapes as real servers send them: local offsets that differ per entry, nanosecond
 # fractions, families null for some models, no context_length on an old /api/ps

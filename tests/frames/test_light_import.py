@@ -7,7 +7,7 @@ import sys
 
 
 def test_importing_frames_and_batch_stays_light() -> None:
-    code = ("import sys, ollama_nb.frames, ollama_nb.batch, ollama_nb._cache; "
+    code = ("import sys, ollama_nb.frames, ollama_nb.batch, ollama_nb.frames._cache; "
             "print(sorted(m for m in ('pandas', 'numpy', 'requests', 'matplotlib', 'tqdm') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

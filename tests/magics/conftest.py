@@ -14,8 +14,8 @@ from traitlets.config import Config
 @pytest.fixture
 def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
     """The InteractiveShell singleton (display ids need it), history off, ollama_nb loaded."""
-    from ollama_nb._chat import chats
-    from ollama_nb._session import session
+    from ollama_nb.client._chat import chats
+    from ollama_nb.client._session import session
 
     monkeypatch.delenv("OLLAMA_NB_DISPLAY", raising=False)
     session.reset()

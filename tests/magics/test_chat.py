@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ollama_nb._chat import ChatRegistry, ChatSession, encode_image
+from ollama_nb.client._chat import ChatRegistry, ChatSession, encode_image
 
 
 def test_messages_images_tool_calls(tmp_path: Path) -> None:

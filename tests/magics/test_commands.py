@@ -119,7 +119,7 @@ def test_embed_cell_and_from(ip: InteractiveShell, ollama_sandbox: Any) -> None:
 
 
 def test_model_and_host(ip: InteractiveShell, ollama_sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from ollama_nb._session import session
+    from ollama_nb.client._session import session
 
     run(ip, "%ollama host")
     assert f"host: {ollama_sandbox.url}" in capsys.readouterr().out

@@ -12,8 +12,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from magic_helpers import run
 from traitlets import TraitError
 
-from ollama_nb._chat import chats
-from ollama_nb._session import session
+from ollama_nb.client._chat import chats
+from ollama_nb.client._session import session
 from ollama_nb.magics._magics import OllamaMagics
 
 
@@ -25,7 +25,7 @@ def test_load_ext_imports_nothing_heavy() -> None:
         before = set(sys.modules)
         ip.run_line_magic("load_ext", "ollama_nb")
         assert "ollama" in ip.magics_manager.magics["cell"]
-        heavy = [m for m in ("pandas", "numpy", "ipywidgets", "requests", "markdown_it", "ollama_nb._client")
+        heavy = [m for m in ("pandas", "numpy", "ipywidgets", "requests", "markdown_it", "ollama_nb.client._client")
                  if m in sys.modules and m not in before]
         print(heavy)
     """)

@@ -234,7 +234,7 @@ def test_chat_sessions_keep_history(ip: InteractiveShell, ollama_sandbox: Any, t
 
 
 def test_chat_keeps_tool_calls(ip: InteractiveShell, scripted: ScriptedServer) -> None:
-    from ollama_nb._chat import chats
+    from ollama_nb.client._chat import chats
 
     chat = chats.get("tools")
     chat.add("user", "weather?")

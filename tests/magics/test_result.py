@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ollama_nb._render import Stats
+from ollama_nb.display._render import Stats
 from ollama_nb.magics._result import OllamaResult
 
 

@@ -32,8 +32,8 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Iterator[Wire]:
 @pytest.fixture(autouse=True)
 def _fresh_session() -> Iterator[None]:
     """Each test starts from the built-in session defaults and no chats."""
-    from ollama_nb._chat import chats
-    from ollama_nb._session import session
+    from ollama_nb.client._chat import chats
+    from ollama_nb.client._session import session
 
     session.reset()
     chats.clear()

@@ -7,8 +7,8 @@ from typing import Any
 from hostile_server import HOSTILE_ANSWER, live_markup
 from recording import Wire, frontend_event, frontend_update, wait_for
 
-from ollama_nb._chat import chats
-from ollama_nb._client import Client
+from ollama_nb.client._chat import chats
+from ollama_nb.client._client import Client
 from ollama_nb.widgets import ChatBox
 
 
@@ -136,7 +136,7 @@ def test_clear_while_a_reply_streams_keeps_nothing_of_it(ollama_sandbox: Any, wi
 
 
 def test_model_defaults_to_the_session_default(ollama_sandbox: Any, wire: Wire) -> None:
-    from ollama_nb._session import session
+    from ollama_nb.client._session import session
 
     session.set("model", "qwen3")
     box = ChatBox("t9", client=Client(ollama_sandbox.url))

@@ -12,7 +12,7 @@ from hostile_server import HOSTILE_ANSWER, live_markup
 from IPython.utils.capture import capture_output
 from recording import Wire, frontend_event, wait_for
 
-from ollama_nb._client import Client
+from ollama_nb.client._client import Client
 from ollama_nb.widgets import StreamPane
 
 PROMPT = "Why is the sky blue? Explain scattering of light in the atmosphere."
@@ -175,7 +175,7 @@ def test_as_a_view_of_the_magic(wire: Wire) -> None:
     """The AnswerView protocol %%ollama --pane uses: start, update, finish, stop_requested."""
     from types import SimpleNamespace
 
-    from ollama_nb._render import Stats
+    from ollama_nb.display._render import Stats
 
     pane = StreamPane()
     pane.start("llama3.2")

@@ -7,8 +7,8 @@ from typing import Any
 from hostile_server import HOSTILE_MODEL, live_markup
 from recording import Wire, frontend_event, frontend_update
 
-from ollama_nb._client import Client
-from ollama_nb._session import session
+from ollama_nb.client._client import Client
+from ollama_nb.client._session import session
 from ollama_nb.widgets import ModelPicker
 
 

@@ -9,7 +9,7 @@ import pytest
 from hostile_server import live_markup
 from recording import Wire
 
-from ollama_nb._client import Client
+from ollama_nb.client._client import Client
 from ollama_nb.widgets import PullProgress
 
 
