@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 # public name -> private module that defines it
 _EXPORTS: dict[str, str] = {
     "Client": ".client._client",
+    "AsyncClient": ".client._async_client",
     "OllamaError": ".client._errors",
     "InvalidArgumentError": ".client._errors",
     "ConnectError": ".client._errors",
@@ -36,6 +37,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension", "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .client._async_client import AsyncClient
     from .client._client import Client
     from .client._errors import (ConnectError, IncompleteStreamError, InvalidArgumentError,
                           ModelNotFoundError, OllamaError, OllamaTimeout, ResponseError,

@@ -208,7 +208,7 @@ class Client(BaseClient):
                 raise ConnectError(self._base_url, reason(exc)) from None
             timed_out = True
         if timed_out:
-            raise read_timeout(self._base_url, request, read) from None
+            raise read_timeout(self._base_url, request, read, type(self).__name__) from None
         status = response.status_code
         content_type = response.headers.get("Content-Type", "")
         if status >= 400:
@@ -221,7 +221,8 @@ class Client(BaseClient):
             raise response_error(request, status, response.reason or "", content_type, content,
                                  self._base_url)
         if request.stream:
-            return Stream(_Body(response), request.stream, url=self._base_url, read_timeout=read)
+            return Stream(_Body(response), request.stream, url=self._base_url, read_timeout=read,
+                          client=type(self).__name__)
         if request.raw:
             return response
         return parse_answer(request, status, content_type, response.content, self._base_url)

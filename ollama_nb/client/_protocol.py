@@ -348,6 +348,9 @@ def reason(exc: BaseException) -> str:
     match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if match:
         return match[1].strip().rstrip(".").lower()
+    code = getattr(getattr(exc, "os_error", None) or exc, "errno", None)  # aiohttp keeps the OSError
+    if isinstance(code, int) and code > 0:
+        return os.strerror(code).lower()
     for needle, why in (
         ("Name or service not known", "host name not resolved"),
         ("nodename nor servname", "host name not resolved"),
@@ -371,11 +374,11 @@ def connect_timeout(base_url: str, seconds: float) -> OllamaTimeout:
     )
 
 
-def read_timeout(base_url: str, request: Request, seconds: float) -> OllamaTimeout:
+def read_timeout(base_url: str, request: Request, seconds: float, client: str) -> OllamaTimeout:
     return OllamaTimeout(
         f"Ollama at {base_url} did not answer {request.method} {request.path} within {seconds:g}s "
         f"(a large model may still be loading)",
-        hint="pass a longer timeout, e.g. Client(timeout=(5, 900))",
+        hint=f"pass a longer timeout, e.g. {client}(timeout=(5, 900))",
     )
 
 

@@ -98,10 +98,11 @@ class Stream(Generic[T]):
         *,
         url: str = "",
         read_timeout: float | None = None,
+        client: str = "Client",
     ) -> None:
         # the state lives in a _Reader that the reading generator holds, and the stream
         # holds that generator: no cycle, so dropping both closes the connection at once
-        self._state = _Reader(body, kind, url, read_timeout)
+        self._state = _Reader(body, kind, url, read_timeout, client)
         self._reader: Any = None  # the generator (or async generator) that reads the body
 
     # -- accumulated state -------------------------------------------------------------
@@ -280,8 +281,10 @@ async def _aread(state: _Reader) -> AsyncIterator[Any]:
 class _Reader:
     """A stream's state and its decoding of lines into typed chunks."""
 
-    def __init__(self, body: Body, kind: Kind, url: str, read_timeout: float | None) -> None:
+    def __init__(self, body: Body, kind: Kind, url: str, read_timeout: float | None,
+                 client: str) -> None:
         self.body = body
+        self.client = client  # named in the hint of a timeout
         self.kind = kind
         self.type = _TYPES[kind]
         self.url = url
@@ -344,7 +347,7 @@ class _Reader:
             raise OllamaTimeout(
                 f"Ollama at {self.url} sent nothing{waited} in the middle of a stream "
                 f"(after {self.chunks} chunks)",
-                hint="raise the read timeout with Client(timeout=(connect, read))",
+                hint=f"raise the read timeout with {self.client}(timeout=(connect, read))",
                 partial=self.partial(),
             ) from None
         raise IncompleteStreamError(

@@ -9,6 +9,7 @@ names its own knobs (``--timeout`` in a cell, ``Client(timeout=...)`` in Python)
 Layers (see the ``test_*.py`` module of the same name):
 
 * ``client``: ``Client.generate(stream=True)`` consumed; ``client_once``: ``stream=False``
+* ``async``, ``async_once``: the same through ``AsyncClient`` (``async for``, ``await``)
 * ``magic``: ``%%ollama MODEL -o out`` in a real InteractiveShell
 * ``show``: ``%ollama show MODEL``; ``models``: ``%ollama models``; ``pull``: ``%ollama pull``
 * ``embed``: ``ollama_nb.embed``; ``map_prompts``: ``ollama_nb.map_prompts``
@@ -42,8 +43,8 @@ EMBED_MODEL = "all-minilm"
 PULL_MODEL = "tinydolphin"  # in the sandbox catalogue, not installed at start
 PROMPT = "Tell me about the sea and the sky in some detail."
 SHORT = 0.6  # seconds: the timeout used by the timeout cases
-STREAM_LAYERS = ("client", "magic", "pane", "chatbox")
-ONCE_LAYERS = ("client_once", "embed", "map_prompts", "show")
+STREAM_LAYERS = ("client", "async", "magic", "pane", "chatbox")
+ONCE_LAYERS = ("client_once", "async_once", "embed", "map_prompts", "show")
 PRE_LAYERS = STREAM_LAYERS + ONCE_LAYERS + ("models", "pull")
 
 
