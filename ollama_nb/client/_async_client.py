@@ -110,7 +110,8 @@ def _discard(slot: list[Any]) -> None:
     connector = session.connector
     session.detach()
     if connector is not None:
-        # the loop is gone or stopped: the public close() needs it; mark the pool closed
+        # the loop is gone: the public close() needs it. Mark the pool closed (no
+        # "Unclosed connector" complaint); its sockets go with their transports.
         connector._close()
 
 
@@ -193,7 +194,6 @@ class AsyncClient(BaseClient):
             ssl = ssl_module.create_default_context(cafile=certifi.where())
         session = aiohttp.ClientSession(
             headers=self._headers,
-            auth=aiohttp.BasicAuth(*self._auth) if self._auth else None,
             trust_env=self._trust_env,
             skip_auto_headers=("Accept-Encoding",),
             connector=aiohttp.TCPConnector(ssl=ssl),

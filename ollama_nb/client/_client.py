@@ -101,8 +101,6 @@ class Client(BaseClient):
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        if self._auth:
-            session.auth = self._auth
         session.headers.clear()
         session.headers.update(self._headers)
         self._session = session

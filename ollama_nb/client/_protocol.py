@@ -14,6 +14,7 @@ error status becomes the exception of the tree in :mod:`._errors`
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import html
@@ -159,6 +160,16 @@ def _user_agent() -> str:
     )
 
 
+def _basic_auth(user: str, password: str) -> str:
+    """The ``Authorization`` value for HTTP basic auth (latin-1 as browsers send it, else UTF-8)."""
+    text = f"{user}:{password}"
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
 def _timeouts(timeout: Any) -> tuple[float, float]:
     if timeout is None:
         return DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
@@ -191,7 +202,7 @@ class BaseClient:
     ``timeout`` is the read timeout in seconds or a ``(connect, read)`` pair; the
     defaults (5 s connect, 300 s read) are finite but long enough for a cold model
     load. ``OLLAMA_API_KEY`` is sent as a bearer token unless ``headers`` has an
-    ``Authorization``; ``user:pass@`` in the host becomes basic auth. A proxy from
+    ``Authorization``; ``user:pass@`` in the host becomes basic auth (and wins). A proxy from
     ``HTTP(S)_PROXY`` is used for remote servers only, never for one on this machine.
     """
 
@@ -204,7 +215,6 @@ class BaseClient:
     ) -> None:
         resolved = resolve_host(host)
         self._base_url = resolved.base_url
-        self._auth = resolved.auth
         self._connect_timeout, self._read_timeout = _timeouts(timeout)
         self._trust_env = not is_loopback(self._base_url)
         merged = {
@@ -216,6 +226,8 @@ class BaseClient:
         key = os.environ.get("OLLAMA_API_KEY", "").strip()
         if key and not any(k.lower() == "authorization" for k in extra):
             merged["Authorization"] = f"Bearer {key}"
+        if resolved.auth:  # user:pass@ in the host wins, as requests' auth= does
+            extra["Authorization"] = _basic_auth(*resolved.auth)
         for name, value in extra.items():
             for existing in [k for k in merged if k.lower() == name.lower()]:
                 del merged[existing]

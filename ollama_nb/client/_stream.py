@@ -25,7 +25,7 @@ import json
 import socket
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from ._errors import IncompleteStreamError, OllamaTimeout, StreamError, _one_line
@@ -241,10 +241,11 @@ def _read(state: _Reader) -> Iterator[Any]:
             except Exception as exc:
                 state.broken(exc)
                 data = b""
-            chunks = state.parse(data) if data else state.end()
-            yield from chunks
-            if state.error is not None:
-                raise state.error
+            for chunk in state.parse(data) if data else state.end():
+                state.take(chunk)
+                yield chunk
+            if state.failure is not None:
+                raise state.failed()
             if not data:
                 break
         state.finish()
@@ -265,11 +266,11 @@ async def _aread(state: _Reader) -> AsyncIterator[Any]:
             except Exception as exc:
                 state.broken(exc)
                 data = b""
-            chunks = state.parse(data) if data else state.end()
-            for chunk in chunks:
+            for chunk in state.parse(data) if data else state.end():
+                state.take(chunk)
                 yield chunk
-            if state.error is not None:
-                raise state.error
+            if state.failure is not None:
+                raise state.failed()
             if not data:
                 break
         state.finish()
@@ -290,7 +291,7 @@ class _Reader:
         self.url = url
         self.read_timeout = read_timeout
         self.rest = b""  # the start of a line whose end has not arrived
-        self.error: StreamError | None = None  # raised once the chunks before it are out
+        self.failure: Callable[[int], str] | None = None  # a bad line: its message, for later
         self.eof = False
         self.closed = False
         self.stopped = False  # closed by the caller before the end: no error for that
@@ -376,15 +377,13 @@ class _Reader:
         return self.lines(data[:cut])
 
     def lines(self, block: bytes) -> list[Result]:
+        """Typed chunks of complete lines; a bad line ends them (see ``failure``)."""
         try:
             lines = block.decode("utf-8").split("\n")
         except UnicodeDecodeError:  # find the broken line; the ones before it still count
             lines = [_decoded(line) for line in block.split(b"\n")]
         out: list[Result] = []
-        kind = self.kind
         typ = self.type
-        key = "response" if kind == "generate" else "content"
-        text, thinking, calls = self.text, self.thinking, self.tool_calls
         for line in lines:
             try:
                 obj, end = _scan(line, 0)
@@ -395,38 +394,50 @@ class _Reader:
                 if obj is None:
                     continue  # a blank line
                 if obj is _BAD:
-                    self.fail(f"Ollama at {self.url} sent a line that is not a JSON object after "
-                              f"{self.chunks} chunks: {line[:80]!r}")
+                    shown = line[:80]
+                    self.fail(lambda n: f"Ollama at {self.url} sent a line that is not a JSON "
+                                        f"object after {n} chunks: {shown!r}")
                     break
             if "error" in obj and obj["error"]:
-                self.fail(f"Ollama reported an error mid-stream after {self.chunks} chunks: {obj['error']}")
+                error = obj["error"]
+                self.fail(lambda n: f"Ollama reported an error mid-stream after {n} chunks: {error}")
                 break
-            self.chunks += 1
-            self.last = obj
-            if kind == "progress":
-                done = obj.get("status") == "success"
-            else:
-                source = obj if kind == "generate" else (obj.get("message") or {})
-                piece = source.get(key)
-                if piece and piece.__class__ is str:
-                    text.append(piece)
-                piece = source.get("thinking")
-                if piece and piece.__class__ is str:
-                    thinking.append(piece)
-                piece = source.get("tool_calls")
-                if piece and piece.__class__ is list:
-                    calls.extend(call for call in piece if isinstance(call, dict))
-                done = obj.get("done") is True
             chunk = _new(typ)
             _set_raw(chunk, obj)
             out.append(chunk)
-            if done:
-                self.final = chunk
         return out
 
-    def fail(self, message: str) -> None:
+    def take(self, chunk: Result) -> None:
+        """Count a chunk handed to the reader and add it to the answer."""
+        obj = chunk.raw
+        self.chunks += 1
+        self.last = obj
+        kind = self.kind
+        if kind == "progress":
+            if obj.get("status") == "success":
+                self.final = chunk
+            return
+        source = obj if kind == "generate" else (obj.get("message") or {})
+        piece = source.get("response" if kind == "generate" else "content")
+        if piece and piece.__class__ is str:
+            self.text.append(piece)
+        piece = source.get("thinking")
+        if piece and piece.__class__ is str:
+            self.thinking.append(piece)
+        piece = source.get("tool_calls")
+        if piece and piece.__class__ is list:
+            self.tool_calls.extend(call for call in piece if isinstance(call, dict))
+        if obj.get("done") is True:
+            self.final = chunk
+
+    def fail(self, message: Callable[[int], str]) -> None:
+        """A bad line: close now, raise once the chunks before it have been read."""
         self.close()
-        self.error = StreamError(message, partial=self.partial())
+        self.failure = message
+
+    def failed(self) -> StreamError:
+        assert self.failure is not None
+        return StreamError(self.failure(self.chunks), partial=self.partial())
 
     def finish(self) -> None:
         if self.finished:

@@ -1,4 +1,5 @@
-"""Fixtures of the client tests: a scripted server (see client_scriptserver) and a dead port."""
+"""Fixtures of the client tests: a scripted server (see client_scriptserver), a dead port, and
+``make_client``, which runs a test once with ``Client`` and once with ``AsyncClient``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from blocking import Blocking, EventLoopThread
 from client_scriptserver import ScriptServer
+
+import ollama_nb
 
 
 @pytest.fixture
@@ -31,3 +35,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(params=["Client", "AsyncClient"])
+def make_client(request):
+    """Makes the client under test: ``Client``, or an ``AsyncClient`` driven by ``Blocking``."""
+    if request.param == "Client":
+        yield ollama_nb.Client
+        return
+    runner = EventLoopThread()
+    made = []
+
+    def make(*args, **kwargs):
+        made.append(Blocking(runner, *args, **kwargs))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+    runner.stop()

@@ -2,7 +2,8 @@
 
 The scripted server serves each transcript's body with its recorded status,
 Content-Type and framing (chunked where it was chunked, one chunk per NDJSON line);
-the client must return the right typed result, or the right exception.
+each client (``Client`` and ``AsyncClient``) must return the right typed result, or the
+right exception.
 Expected values are computed from the recorded bytes, not typed in.
 """
 
@@ -13,12 +14,14 @@ import math
 from datetime import datetime
 
 import pytest
+from blocking import BlockingStream
 from client_scriptserver import TRANSCRIPTS, Reply, Transcript, load_transcripts
 
 import ollama_nb
 from ollama_nb.client._stream import Stream
 
 ALL = load_transcripts()
+STREAMS = (Stream, BlockingStream)  # a Client's stream, or an AsyncClient's read from a test
 
 
 def _lines(t: Transcript) -> list[dict]:
@@ -64,19 +67,19 @@ def test_all_transcripts_are_covered() -> None:
 
 
 @pytest.mark.parametrize("t", [t for t in ALL if t.status < 400], ids=lambda t: t.name)
-def test_replay_success(script_server, t: Transcript) -> None:
+def test_replay_success(script_server, make_client, t: Transcript) -> None:
     script_server.add(t.path, t.reply())
-    with ollama_nb.Client(script_server.url) as client:
+    with make_client(script_server.url) as client:
         result = _call(client, t)
-        if isinstance(result, Stream):
+        if isinstance(result, STREAMS):
             chunks = list(result)
             assert result.closed
         seen = script_server.requests[-1]
     assert (seen.method, seen.path) == (t.method, t.path)
     if t.method == "POST" and t.path in ("/api/generate", "/api/chat", "/api/pull"):
-        assert seen.json["stream"] is isinstance(result, Stream)  # always sent explicitly
+        assert seen.json["stream"] is isinstance(result, STREAMS)  # always sent explicitly
 
-    if t.path in ("/api/generate", "/api/chat") and isinstance(result, Stream):
+    if t.path in ("/api/generate", "/api/chat") and isinstance(result, STREAMS):
         lines = _lines(t)
         assert len(chunks) == len(lines)
         key = (lambda o: o.get("response", "")) if t.path.endswith("generate") else (
@@ -154,11 +157,11 @@ def test_replay_success(script_server, t: Transcript) -> None:
 
 
 @pytest.mark.parametrize("t", [t for t in ALL if t.status >= 400], ids=lambda t: t.name)
-def test_replay_errors(script_server, t: Transcript) -> None:
+def test_replay_errors(script_server, make_client, t: Transcript) -> None:
     script_server.add(t.path, t.reply())
     message = json.loads(t.body)["error"]
     model = t.request_body.get("model") or t.request_body.get("name")
-    with ollama_nb.Client(script_server.url) as client:
+    with make_client(script_server.url) as client:
         if t.status == 404:
             with pytest.raises(ollama_nb.ModelNotFoundError) as info:
                 _call(client, t)

@@ -1,7 +1,9 @@
 """Every client method against the sandbox over real sockets, streamed and not, and every error class.
 
 The sandbox is an independent implementation of the server (no shared code), so a
-misreading of the protocol on one side shows up here.
+misreading of the protocol on one side shows up here. Each test runs twice: with
+``Client``, and with ``AsyncClient`` awaited on an event loop in another thread
+(``blocking.py``), so both clients must give the same answers and the same errors.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import ollama_nb
 
 
 @pytest.fixture
-def client(ollama_sandbox):
-    with ollama_nb.Client() as client:  # follows OLLAMA_HOST, which the fixture set
+def client(ollama_sandbox, make_client):
+    with make_client() as client:  # follows OLLAMA_HOST, which the fixture set
         yield client
 
 
@@ -185,12 +187,12 @@ def test_model_not_found_everywhere(client) -> None:
         assert "ollama pull ghost" in str(info.value), what
 
 
-def test_unreachable_after_stop() -> None:
+def test_unreachable_after_stop(make_client) -> None:
     from ollama_nb.sandbox import Sandbox
 
     with Sandbox(port=0) as sandbox:
         url = sandbox.url
-    client = ollama_nb.Client(url)
+    client = make_client(url)
     assert client.is_reachable() is False
     with pytest.raises(ollama_nb.ConnectError) as info:
         client.chat("llama3.2", [], stream=True)
@@ -240,18 +242,18 @@ def test_fault_malformed(client, ollama_sandbox) -> None:
     assert "not a JSON object" in str(info.value)
 
 
-def test_fault_stall_times_out(ollama_sandbox) -> None:
+def test_fault_stall_times_out(ollama_sandbox, make_client) -> None:
     ollama_sandbox.inject("stall", seconds=3, n=2)
-    with ollama_nb.Client(ollama_sandbox.url, timeout=(2, 0.3)) as client:
+    with make_client(ollama_sandbox.url, timeout=(2, 0.3)) as client:
         stream = client.generate("llama3.2", "hi", stream=True)
         with pytest.raises(ollama_nb.OllamaTimeout) as info:
             list(stream)
     assert info.value.partial.response == stream.text
 
 
-def test_fault_slow_load_times_out(ollama_sandbox) -> None:
+def test_fault_slow_load_times_out(ollama_sandbox, make_client) -> None:
     ollama_sandbox.inject("slow_load", seconds=2)
-    with ollama_nb.Client(ollama_sandbox.url, timeout=(2, 0.3)) as client:
+    with make_client(ollama_sandbox.url, timeout=(2, 0.3)) as client:
         with pytest.raises(ollama_nb.OllamaTimeout):
             client.generate("llama3.2", "hi")
 
@@ -289,11 +291,13 @@ def test_keyboard_interrupt_mid_stream_closes_connection(client, ollama_sandbox)
     assert _poll(lambda: any(r.path == "/api/generate" and r.disconnected for r in ollama_sandbox.requests))
 
 
-def test_request_raw(client) -> None:
-    response = client.request_raw("GET", "/api/version")
-    assert response.status_code == 200 and "version" in response.json()
-    with pytest.raises(ollama_nb.ResponseError) as info:
-        client.request_raw("GET", "/api/generate")  # wrong method: a plain-text 405
+def test_request_raw(ollama_sandbox) -> None:
+    """requests' response (AsyncClient's aiohttp response: test_async.py)."""
+    with ollama_nb.Client() as client:
+        response = client.request_raw("GET", "/api/version")
+        assert response.status_code == 200 and "version" in response.json()
+        with pytest.raises(ollama_nb.ResponseError) as info:
+            client.request_raw("GET", "/api/generate")  # wrong method: a plain-text 405
     assert info.value.status_code in (404, 405)
 
 
