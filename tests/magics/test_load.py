@@ -25,7 +25,8 @@ def test_load_ext_imports_nothing_heavy() -> None:
         before = set(sys.modules)
         ip.run_line_magic("load_ext", "ollama_nb")
         assert "ollama" in ip.magics_manager.magics["cell"]
-        heavy = [m for m in ("pandas", "numpy", "ipywidgets", "requests", "markdown_it", "ollama_nb.client._client")
+        heavy = [m for m in ("pandas", "numpy", "ipywidgets", "requests", "aiohttp", "markdown_it",
+                                  "ollama_nb.client._client", "ollama_nb.client._async_client")
                  if m in sys.modules and m not in before]
         print(heavy)
     """)
