@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +87,24 @@ class _Body:
         self._response = response
         self._loop = loop
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._response.content.iter_any().__aiter__()
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        while True:
+            try:
+                data = await content.readany()
+            except Exception:
+                # aiohttp raises a connection error before handing out what had arrived
+                # with it (the lines before a drop): hand that out first, then fail
+                buffer = getattr(content, "_buffer", None)
+                if buffer:
+                    rest = b"".join(buffer)[getattr(content, "_buffer_offset", 0):]
+                    buffer.clear()
+                    if rest:
+                        yield rest
+                raise
+            if not data:
+                return
+            yield data
 
     def close(self) -> None:
         _drop_connection(self._response, self._loop)
@@ -125,14 +141,7 @@ class AsyncClient(BaseClient):
     is closed when it is garbage-collected.
     """
 
-    def __init__(
-        self,
-        host: str | None = None,
-        *,
-        timeout: float | tuple[float, float] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(host, timeout=timeout, headers=headers)
+    def _start(self) -> None:
         self._slot: list[tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = []
         self._finalizer = weakref.finalize(self, _discard, self._slot)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +88,7 @@ class Client(BaseClient):
     ``Authorization``. :class:`AsyncClient` has the same methods, awaited.
     """
 
-    def __init__(
-        self,
-        host: str | None = None,
-        *,
-        timeout: float | tuple[float, float] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(host, timeout=timeout, headers=headers)
+    def _start(self) -> None:
         session = requests.Session()
         session.trust_env = self._trust_env
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)

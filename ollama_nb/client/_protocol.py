@@ -233,6 +233,11 @@ class BaseClient:
                 del merged[existing]
             merged[name] = value
         self._headers = merged
+        self._start()
+
+    def _start(self) -> None:
+        """Set up the transport, once the settings above are resolved."""
+        raise NotImplementedError
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -117,6 +117,22 @@ async def _enumerate(stream):
 
 
 @pytest.mark.asyncio
+async def test_lines_that_came_with_a_dropped_connection_are_kept(script_server) -> None:
+    """aiohttp reports the drop before the data that arrived with it; the data still counts."""
+    lines = [{"model": "m", "response": w, "done": False} for w in ("The", " sky", " is")]
+    script_server.add("/api/generate", Reply.ndjson(lines, drop_after=2))
+    async with AsyncClient(script_server.url) as client:
+        stream = await client.generate("m", "hi", stream=True)
+        script_server.wait_done()  # both lines and the drop are in our socket buffer now
+        await asyncio.sleep(0.1)
+        got = []
+        with pytest.raises(ollama_nb.IncompleteStreamError, match="after 2 chunks") as info:
+            async for chunk in stream:
+                got.append(chunk.response)
+    assert got == ["The", " sky"] and info.value.partial.response == "The sky"
+
+
+@pytest.mark.asyncio
 async def test_a_stream_is_read_the_way_its_client_reads(aclient) -> None:
     stream = await aclient.generate("llama3.2", "hi", stream=True)
     with pytest.raises(TypeError, match="async for"):
