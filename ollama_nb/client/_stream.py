@@ -6,14 +6,15 @@ as soon as it arrives (one HTTP chunk, or whatever the socket had). All complete
 lines of a piece are decoded at once with the C JSON scanner and wrapped as typed
 chunks without a copy, which is what keeps a stream close to the cost of a bare
 ``json.loads`` loop (``benchmarks/bench_client_stream.py``). The stream accumulates
-the answer (``text``, ``thinking``, ``tool_calls``) as chunks are read, so a failure
-can always return what had arrived: an ``{"error"}`` line raises
+the answer (``text``, ``thinking``, ``tool_calls``, ``chunks``) as each chunk is handed
+to the loop, so they always match what the loop has seen, and a failure can always
+return what had arrived: an ``{"error"}`` line raises
 :class:`StreamError` after the chunks before it, a body that ends before ``done``
 (or a dropped connection) raises :class:`IncompleteStreamError`, both with
 ``partial`` set.
 
-Closing really closes the connection (not a release to the pool), so the server sees
-the client leave and stops generating. ``close()`` runs on ``with`` / ``async with``
+A stream read to its end leaves its connection to the pool; closing one before that
+really closes the connection, so the server sees the client leave and stops generating. ``close()`` runs on ``with`` / ``async with``
 exit, on garbage collection, when any exception (KeyboardInterrupt, a cancelled task)
 escapes a read, and it is safe to call from another thread (a Stop button) while the
 reader is blocked: the reader then ends quietly, and ``stopped`` is true.
