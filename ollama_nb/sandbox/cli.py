@@ -26,6 +26,15 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="sleep before every streamed token, to make streaming visible")
     parser.add_argument("--pull-delay", type=float, default=0.0, metavar="SECONDS",
                         help="sleep between pull/push progress ticks")
+    parser.add_argument("--num-parallel", type=int, default=None, metavar="N",
+                        help="requests run at once per model, like OLLAMA_NUM_PARALLEL "
+                             "(embedding models: 1; default: no limit)")
+    parser.add_argument("--max-queue", type=int, default=512, metavar="N",
+                        help="requests that may wait for a slot, like OLLAMA_MAX_QUEUE (default "
+                             "512); more get 503 server busy")
+    parser.add_argument("--tokens-per-second", type=float, default=None, metavar="RATE",
+                        help="simulated speed: each generated or embedded token takes 1/RATE "
+                             "seconds of its slot (default: no compute time)")
     parser.add_argument("--no-minilm", action="store_true",
                         help="embed all-minilm with the fast word-overlap engine even when the "
                              "real all-MiniLM-L6-v2 weights are installed")
@@ -43,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         sandbox = Sandbox(port=args.port, models=models, token_delay=args.token_delay,
                           host=args.host, pull_delay=args.pull_delay,
-                          minilm=False if args.no_minilm else None)
+                          minilm=False if args.no_minilm else None,
+                          num_parallel=args.num_parallel, max_queue=args.max_queue,
+                          tokens_per_second=args.tokens_per_second)
         sandbox.start()
     except (ValueError, KeyError, OSError) as exc:
         print(f"ollama-nb sandbox: {exc}", file=sys.stderr)
@@ -58,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
     engines = sandbox.engines()
     if engines:
         print("  embeddings: " + ", ".join(f"{m} = {e}" for m, e in engines.items()))
+    if args.num_parallel is not None or args.tokens_per_second is not None:
+        speed = (f"{args.tokens_per_second:g} tokens/s per slot" if args.tokens_per_second
+                 else "no compute time")
+        slots = args.num_parallel if args.num_parallel is not None else "unlimited"
+        print(f"  capacity: {slots} parallel per model, queue {args.max_queue}, {speed}")
     available = sorted(set(_catalogue.all_names()) - set(sandbox.installed()))
     print(f"  pullable: {', '.join(available)}")
     print(f"  use it:   export OLLAMA_HOST={sandbox.url}   (Ctrl-C to stop)", flush=True)

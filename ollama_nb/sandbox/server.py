@@ -20,10 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import _catalogue
+from . import _catalogue, _engine, _names
 from ._api import PLAIN_JSON_CT, Api, Context, Reply, Stream, _StreamPathError
 from ._catalogue import Store
 from ._faults import Fault, FaultPlan, FaultSet, make_fault
+from ._sched import Scheduler, Stopping
 from ._wire import ApiError, dumps
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -44,6 +45,9 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "/api/push": ("POST",),
     "/api/blobs/": ("HEAD", "POST"),  # prefix route: /api/blobs/:digest
 }
+# routes that take a scheduler slot -> whether the model is an embedding model (one slot)
+_SCHEDULED = {"/api/generate": False, "/api/chat": False, "/api/embed": True,
+              "/api/embeddings": True}
 _CHUNKED_FROM = 2048  # Go net/http buffers this much before switching to chunked
 _HTML_ERROR = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
@@ -85,9 +89,29 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
         self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    # open connections are tracked so that stop() can cut them, as a dying server does
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -312,10 +336,32 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(exc.status, {"error": exc.message})
             return
         record.model = ctx.model or record.model
-        if isinstance(reply, Stream):
-            self._stream(reply, plan)
-        else:
+        release = None
+        if route in _SCHEDULED:
+            try:
+                release = sandbox._sched.admit(_model_key(ctx.model), embedding=_SCHEDULED[route])
+            except (ApiError, Stopping) as exc:
+                if isinstance(reply, Stream) and reply.on_close is not None:
+                    reply.on_close()
+                if isinstance(exc, Stopping):
+                    self._drop()
+                else:
+                    self._send_json(exc.status, {"error": exc.message})
+                return
+        try:
+            if isinstance(reply, Stream):
+                self._stream(reply, plan, release)
+                return
+            work = sandbox._sched.seconds(_work_tokens(route, body, reply))
+            if work and sandbox._stopping.wait(work):
+                self._drop()
+                return
+            if release is not None:
+                release()  # computed: the slot is free before the answer is on the wire
             self._reply(reply, plan)
+        finally:
+            if release is not None:
+                release()
 
     def _pre_faults(self, plan: FaultPlan) -> bool:
         if not plan:
@@ -364,9 +410,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._send_body(reply.status, body, ct)
 
-    def _stream(self, stream: Stream, plan: FaultPlan) -> None:
+    def _stream(self, stream: Stream, plan: FaultPlan, release: Any = None) -> None:
         sandbox = self.server.sandbox
-        delay = sandbox.token_delay if stream.tokens else 0.0
+        delay = sandbox.token_delay + sandbox._sched.seconds(1) if stream.tokens else 0.0
         latency = plan.get("latency")
         if latency:
             delay += float(latency["seconds"])
@@ -412,6 +458,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if delay and sandbox._stopping.wait(delay):
                     self._drop()
                     return
+                if release is not None and item.get("done"):
+                    release()  # the last token is computed before the final line is sent
                 self._chunk(dumps(item) + b"\n")
                 sent += 1
             if not started:
@@ -447,8 +495,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"requests": []})
         elif path == "/_sandbox/engines" and cmd == "GET":
             self._send_json(200, {"engines": sandbox.engines()})
+        elif path == "/_sandbox/scheduler" and cmd == "GET":
+            self._send_json(200, sandbox.scheduler.to_json())
+        elif path == "/_sandbox/scheduler" and cmd == "DELETE":
+            sandbox.scheduler.reset_peak()
+            self._send_json(200, sandbox.scheduler.to_json())
         else:
             self._send_text(404, "404 page not found")
+
+
+def _model_key(text: str | None) -> str:
+    """The scheduler's per-model key: the case-folded full name (``llama3.2`` = ``llama3.2:latest``)."""
+    name = _names.parse(text or "")
+    return name.key if name is not None else (text or "")
+
+
+def _work_tokens(route: str, request: Any, reply: Reply) -> int:
+    """Tokens a non-streamed answer costs: generated ones, or the inputs of an embedding."""
+    if route == "/api/embeddings":
+        prompt = request.get("prompt") if isinstance(request, dict) else None
+        return _engine.count_tokens(prompt) if isinstance(prompt, str) else 0
+    if not isinstance(reply.body, dict) or reply.status >= 400:
+        return 0
+    count = reply.body.get("eval_count") if route in ("/api/generate", "/api/chat") \
+        else reply.body.get("prompt_eval_count")
+    return int(count) if isinstance(count, int) else 0
 
 
 # --- the public object ---------------------------------------------------------------------
@@ -464,12 +535,21 @@ class Sandbox:
     watch streaming. ``pull_delay`` sleeps between pull/push progress ticks.
     ``minilm``: embed with the real all-MiniLM-L6-v2 for ``all-minilm`` (None = when
     its weights are installed, False = always the fast word-overlap engine).
+
+    Capacity, to make several sandboxes behave like machines of different sizes and
+    speeds: ``num_parallel`` (like ``OLLAMA_NUM_PARALLEL``; None = no limit) requests run
+    at once per model, embedding models one; up to ``max_queue`` more wait (like
+    ``OLLAMA_MAX_QUEUE``) and beyond that the answer is the real 503 ``server busy``;
+    ``tokens_per_second`` makes each generated token, and each embedded input token,
+    take that share of a second in its slot (None = no compute time). ``scheduler``
+    counts ``running``, ``queued``, ``peak`` and ``rejected`` requests.
     """
 
     def __init__(self, port: int = 0, models: Sequence[str] | None = None,
                  token_delay: float = 0.0, *, host: str = "127.0.0.1",
                  pull_delay: float = 0.0, keep_alive: float = 300.0,
-                 minilm: bool | None = None) -> None:
+                 minilm: bool | None = None, num_parallel: int | None = None,
+                 max_queue: int = 512, tokens_per_second: float | None = None) -> None:
         if host not in _LOOPBACK:
             raise ValueError(f"the sandbox listens on loopback only, not {host!r}; "
                              "use 127.0.0.1 or ::1")
@@ -480,6 +560,7 @@ class Sandbox:
         self.minilm = minilm
         self.store = Store()
         self.faults = FaultSet()
+        self._sched = Scheduler(num_parallel, max_queue, tokens_per_second)
         self._records: list[RequestRecord] = []
         self._records_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -497,6 +578,7 @@ class Sandbox:
         if self._server is not None:
             return self
         self._stopping.clear()
+        self._sched.restart()
         self._server = _Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -510,8 +592,10 @@ class Sandbox:
         if server is None:
             return
         self._stopping.set()
+        self._sched.stop()
         server.shutdown()
         server.server_close()
+        server.cut_connections()  # keep-alive connections die with the server, as they do in Ollama
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -520,6 +604,12 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """Slots, queue and speed (``running``, ``queued``, ``peak``, ``rejected``; settable
+        ``tokens_per_second``)."""
+        return self._sched
 
     @property
     def url(self) -> str:
