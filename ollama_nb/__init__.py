@@ -16,9 +16,11 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Client": ".client._client",
     "AsyncClient": ".client._async_client",
+    "Hosts": ".client._hosts",
     "OllamaError": ".client._errors",
     "InvalidArgumentError": ".client._errors",
     "ConnectError": ".client._errors",
+    "HostsDownError": ".client._errors",
     "OllamaTimeout": ".client._errors",
     "ResponseError": ".client._errors",
     "ModelNotFoundError": ".client._errors",
@@ -39,9 +41,10 @@ __all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension
 if TYPE_CHECKING:  # pragma: no cover
     from .client._async_client import AsyncClient
     from .client._client import Client
-    from .client._errors import (ConnectError, IncompleteStreamError, InvalidArgumentError,
-                          ModelNotFoundError, OllamaError, OllamaTimeout, ResponseError,
-                          StreamError)
+    from .client._errors import (ConnectError, HostsDownError, IncompleteStreamError,
+                          InvalidArgumentError, ModelNotFoundError, OllamaError, OllamaTimeout,
+                          ResponseError, StreamError)
+    from .client._hosts import Hosts
     from .frames import (embed, map_prompts, models, nearest, plot_projection, project, running,
                          similarity)
 

@@ -8,7 +8,8 @@ import ollama_nb
 import ollama_nb.widgets
 
 PRODUCT_NAMES = {
-    "Client", "AsyncClient", "OllamaError", "models", "running", "embed", "similarity", "nearest", "map_prompts",
+    "Client", "AsyncClient", "Hosts", "OllamaError", "models", "running", "embed", "similarity",
+    "nearest", "map_prompts",
     "load_ipython_extension", "unload_ipython_extension",
 }
 

@@ -5,6 +5,7 @@ Catch at the level you care about::
     OllamaError                      anything this package raises on purpose
     ├── InvalidArgumentError         bad argument, caught before any request (also ValueError)
     ├── ConnectError                 server unreachable: names the URL, says how to start Ollama
+    │   └── HostsDownError           every host of a several-host run is down; keeps the finished rows
     ├── OllamaTimeout                connect or read timeout (also TimeoutError)
     ├── ResponseError                the server answered with an error status
     │   └── ModelNotFoundError       404 for a model: names it, says how to pull it
@@ -24,6 +25,7 @@ __all__ = [
     "OllamaError",
     "InvalidArgumentError",
     "ConnectError",
+    "HostsDownError",
     "OllamaTimeout",
     "ResponseError",
     "ModelNotFoundError",
@@ -67,12 +69,32 @@ class ConnectError(OllamaError, ConnectionError):
 
     def __init__(self, url: str, reason: str = "") -> None:
         self.url = redact(url)
+        self.reason = reason
         why = f" ({reason})" if reason else ""
         super().__init__(
             f"Cannot reach Ollama at {self.url}{why}. Start it with `ollama serve`, "
             f"or set OLLAMA_HOST / %ollama host to the right URL "
             f"(no Ollama? `ollama-nb sandbox` runs a stand-in)."
         )
+
+
+class HostsDownError(ConnectError):
+    """Every host of a run over several hosts stopped answering (each retried with backoff).
+
+    ``errors`` maps each host's URL to its last error; ``partial`` holds the result with
+    the rows that finished (the others NA), which ``map_prompts`` also keeps in its cache.
+    """
+
+    def __init__(self, what: str, errors: dict[str, str], *, done: int, total: int,
+                 partial: Any = None, resume: str = "") -> None:
+        self.errors = {redact(url): reason for url, reason in errors.items()}
+        self.partial = partial
+        self.url = next(iter(self.errors), "")
+        hosts = "; ".join(f"{url}: {reason}" for url, reason in self.errors.items())
+        # the long per-host list goes last: a cut line loses only some of it (all are in .errors)
+        OllamaError.__init__(self, f"{what}: every host is down; {done} of {total} rows finished "
+                                   f"and are kept in the error's .partial{resume}. Last errors: "
+                                   f"{hosts}")
 
 
 class OllamaTimeout(OllamaError, TimeoutError):

@@ -1,7 +1,7 @@
 """Process-wide defaults shared by the magics, the widgets and the DataFrame layer.
 
-One place holds the session's host, default model, default embedding model and
-timeout, so `%ollama model NAME`, the model picker and `onb.embed(...)` all agree.
+One place holds the session's host (or several: ``hosts``), default model, default
+embedding model and timeout, so `%ollama model NAME`, the model picker and `onb.embed(...)` all agree.
 Observers are told when the default model changes (the picker follows
 `%ollama model`, the magics follow the picker).
 """
@@ -18,6 +18,7 @@ from ._host import HostText
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._client import Client
+    from ._hosts import Hosts
 
 __all__ = ["Session", "get_client", "session"]
 
@@ -33,16 +34,22 @@ class Session:
     model: str = DEFAULT_MODEL
     embed_model: str = DEFAULT_EMBED_MODEL
     timeout: float | tuple[float, float] | None = None  # None: the client's defaults
+    hosts: Hosts | None = None  # several servers for embed / map_prompts (None: just ``host``)
     _observers: list[Callable[[str, Any], None]] = field(default_factory=list, repr=False)
     _clients: dict[tuple[Any, ...], Client] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def set(self, name: str, value: Any) -> None:
-        """Set a default (``host``, ``model``, ``embed_model``, ``timeout``) and tell observers."""
-        if name not in ("host", "model", "embed_model", "timeout"):
+        """Set a default (``host``, ``model``, ``embed_model``, ``timeout``, ``hosts``) and tell
+        observers."""
+        if name not in ("host", "model", "embed_model", "timeout", "hosts"):
             raise AttributeError(f"no session default named {name!r}")
         if name == "host" and isinstance(value, str):
             value = HostText(value)  # its repr hides user:pass@
+        if name == "hosts":
+            from ._hosts import Hosts
+
+            value = Hosts.coerce(value)
         if getattr(self, name) == value:
             return
         setattr(self, name, value)
@@ -81,6 +88,7 @@ class Session:
                 client.close()
             self._clients.clear()
         self.host, self.model, self.embed_model, self.timeout = None, DEFAULT_MODEL, DEFAULT_EMBED_MODEL, None
+        self.hosts = None
 
 
 session = Session()

@@ -5,7 +5,9 @@
 * :func:`similarity`, :func:`nearest` - cosine similarity and ranked neighbours;
 * :func:`project`, :func:`plot_projection` - a 2-D PCA map of embeddings and its plot;
 * :func:`map_prompts` - one prompt per row, answered in parallel, resumable (``_batch``,
-  with its on-disk cache in ``_cache``).
+  with its on-disk cache in ``_cache``);
+* ``embed`` and ``map_prompts`` over several servers (``hosts=``): ``_spread`` hands out
+  the work; ``_dask`` runs both on Dask collections (public face: ``ollama_nb.dask``).
 
 Every function takes ``host=``/``client=`` and otherwise uses the session defaults
 (:mod:`ollama_nb.client._session`).
@@ -17,6 +19,7 @@ from ._analysis import nearest, plot_projection, project, similarity
 from ._batch import MapPromptsWarning, map_prompts
 from ._embeddings import embed
 from ._inventory import models, running
+from ._spread import HostsWarning
 
-__all__ = ["MapPromptsWarning", "embed", "map_prompts", "models", "nearest", "plot_projection",
-           "project", "running", "similarity"]
+__all__ = ["HostsWarning", "MapPromptsWarning", "embed", "map_prompts", "models", "nearest",
+           "plot_projection", "project", "running", "similarity"]

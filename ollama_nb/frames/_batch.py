@@ -27,7 +27,7 @@ gives a warning and an uncached run.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import json
 import re
 import sqlite3
@@ -36,8 +36,9 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..client._errors import ConnectError, InvalidArgumentError, ModelNotFoundError, OllamaError
-from ..client._session import get_client, session
+from ..client._errors import HostsDownError, InvalidArgumentError
+from ..client._session import session
+from ._spread import AllDown, Done, Progress, Spread, pull_missing, targets
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -173,11 +174,6 @@ def _typed(values: list[Any], dtype: str) -> Any:
 
 
 # -- running -----------------------------------------------------------------------------
-def _message(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return text if isinstance(exc, OllamaError) else f"{type(exc).__name__}: {text}"
-
-
 def map_prompts(
     data: Any,
     template: str,
@@ -194,16 +190,21 @@ def map_prompts(
     progress: bool | Callable[[int, int], None] | None = None,
     host: str | None = None,
     client: Client | None = None,
+    hosts: Any = None,
+    pull: bool = False,
 ) -> pd.Series | pd.DataFrame:
     """Answer ``template`` rendered for every row of ``data``; results align with its index.
 
     Returns a string Series (name ``"answer"``), or with ``schema`` (a JSON schema
     object with ``properties``) a DataFrame with one typed column per property plus
     ``error``. ``.attrs`` summarises the run (``rows``, ``asked``, ``cached``,
-    ``failed``). ``progress``: None shows a bar when more than one request is
-    needed, True/False force it, a callable gets ``(done, total)`` after each answer.
-    ``cache=False`` neither reads nor writes the answer cache. See the module
-    docstring for templates, failures and interrupts.
+    ``failed``, and ``hosts``: what each host did). ``progress``: None shows a bar when
+    more than one request is needed, True/False force it, a callable gets
+    ``(done, total)`` after each answer. ``cache=False`` neither reads nor writes the
+    answer cache. ``hosts`` (a list of URLs or a :class:`~ollama_nb.Hosts`) spreads the
+    rows over several servers, ``concurrency`` at a time on each unless the ``Hosts``
+    says otherwise; ``pull=True`` first pulls the model where it is missing. See the
+    module docstring for templates, failures and interrupts.
     """
 
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
@@ -216,11 +217,10 @@ def map_prompts(
     if options is not None and not isinstance(options, Mapping):
         raise InvalidArgumentError(f"options must be a dict, got {type(options).__name__}")
     index, prompts = render(template, data)
-    http = get_client(host, client)
+    target = targets("map_prompts", host=host, client=client, hosts=hosts, concurrency=concurrency)
     distinct = list(dict.fromkeys(prompts))
     request: dict[str, Any] = {"system": system, "format": schema_dict, "think": think,
                                "options": dict(options) if options else None}
-    keys = {p: _key(http.base_url, model, p, request) for p in distinct}
 
     store = None
     answers: dict[str, str] = {}
@@ -229,18 +229,19 @@ def map_prompts(
 
         try:
             store = AnswerCache(cache_dir)
-            hits = store.get_many(keys.values())
+            answers = _cached(store, [c.base_url for c in target.clients], model, distinct, request)
         except (OSError, sqlite3.Error) as problem:  # e.g. a read-only home: run, uncached
             warnings.warn(f"map_prompts: no answer cache ({problem}); running without one - pass "
                           f"cache_dir= or set OLLAMA_NB_CACHE_DIR to a writable folder",
                           MapPromptsWarning, stacklevel=2)
-            store, hits = None, {}
-        answers = {p: hits[k]["response"] for p, k in keys.items() if k in hits}
+            store, answers = None, {}
     cached = len(answers)
     todo = [p for p in distinct if p not in answers]
     errors: dict[str, str] = {}
+    if pull and todo:
+        pull_missing("map_prompts", target, model)
 
-    def ask(prompt: str) -> str:
+    def ask(http: Client, prompt: str) -> tuple[str, int]:
         reply = http.generate(model, prompt, system=system, format=schema_dict, options=request["options"],
                               think=think, keep_alive=keep_alive, stream=False)
         text = reply.response
@@ -250,28 +251,25 @@ def map_prompts(
             except ValueError as exc:
                 raise ValueError(f"the answer is not valid JSON ({exc}): {text[:80]!r}") from None
         if store is not None:
-            store.put(keys[prompt], {"response": text})
-        return text
+            store.put(_key(http.base_url, model, prompt, request), {"response": text})
+        return text, int(reply.raw.get("eval_count") or 0)
 
-    bar, report = _progress(progress, len(distinct), cached, model)
+    bar = Progress(progress, len(distinct), cached, f"map_prompts {model}", "row",
+                   show=bool(progress) or (progress is None and len(todo) > 1))
+    spread = Spread("map_prompts", target, model, row_errors=True, thread_name="ollama_nb.map_prompts")
     finished = False
-    pool = cf.ThreadPoolExecutor(max_workers=min(concurrency, max(len(todo), 1)),
-                                 thread_name_prefix="ollama_nb.map_prompts")
     try:
-        futures = {pool.submit(ask, p): p for p in todo}
-        waiting = set(futures)
-        while waiting:
-            done, waiting = cf.wait(waiting, timeout=0.1, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                prompt = futures[future]
-                failure = future.exception()
-                if failure is None:
-                    answers[prompt] = future.result()
-                elif isinstance(failure, (ConnectError, ModelNotFoundError, InvalidArgumentError)):
-                    raise failure  # every row would fail the same way
+        # requests in flight when the run ends early finish (and reach the cache) in the background
+        with contextlib.closing(spread.run(todo, ask)) as events:
+            for event in events:
+                prompt = todo[event.index]
+                if isinstance(event, Done):
+                    answers[prompt], tokens = event.value
+                    event.host.rows += 1
+                    event.host.tokens += tokens
                 else:
-                    errors[prompt] = _message(failure)
-                report(1)
+                    errors[prompt] = event.message
+                bar.step(1, spread)
         finished = True
     except KeyboardInterrupt as stop:
         partial, _ = _assemble(index, prompts, answers, errors, schema_dict)
@@ -282,18 +280,21 @@ def map_prompts(
               file=sys.stderr)
         stop.partial = partial  # type: ignore[attr-defined]
         raise
+    except AllDown as down:
+        partial, _ = _assemble(index, prompts, answers, errors, schema_dict)
+        raise HostsDownError("map_prompts", down.errors, done=sum(p in answers for p in prompts),
+                             total=len(prompts), partial=partial,
+                             resume=" and in the cache (rerun the same call to resume)"
+                             if store is not None else "") from None
     finally:
-        # pending work is cancelled; requests in flight finish (and reach the cache) in the background
-        pool.shutdown(wait=False, cancel_futures=True)
-        if bar is not None:
-            bar.close()
+        bar.close()
         if store is not None and finished:  # else threads in flight may still write to it
             store.close()
 
     result, problems = _assemble(index, prompts, answers, errors, schema_dict)
     failed = sum(p in problems for p in prompts)
     result.attrs.update({"model": model, "rows": len(prompts), "asked": len(todo),
-                         "cached": cached, "failed": failed})
+                         "cached": cached, "failed": failed, "hosts": spread.summary()})
     if failed:
         first = next(problems[p] for p in prompts if p in problems)
         warnings.warn(f"map_prompts: {failed} of {len(prompts)} rows failed (first: {first}); "
@@ -309,23 +310,20 @@ def _key(host: str, model: str, prompt: str, request: Mapping[str, Any]) -> str:
                      **{k: v for k, v in request.items() if v is not None})
 
 
-def _progress(progress: Any, total: int, initial: int,
-              model: str) -> tuple[Any, Callable[[int], None]]:
-    """(tqdm bar or None, function to call with the number of newly finished prompts)."""
-    if callable(progress):
-        state = {"done": initial}
-
-        def call(step: int) -> None:
-            state["done"] += step
-            progress(state["done"], total)
-
-        return None, call
-    if progress or (progress is None and total - initial > 1):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=initial, desc=f"map_prompts {model}", unit="row")
-        return bar, bar.update
-    return None, lambda step: None
+def _cached(store: Any, urls: list[str], model: str, prompts: list[str],
+            request: Mapping[str, Any]) -> dict[str, str]:
+    """Answers already in the cache from any of ``urls`` (an answer is keyed by the host that
+    gave it, so a run over several hosts reuses what each of them answered before)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(prompts), 2000):  # bounded key lists, whatever the row count
+        chunk = prompts[start:start + 2000]
+        keys = [[_key(url, model, p, request) for p in chunk] for url in urls]
+        hits = store.get_many(k for per_host in keys for k in per_host)
+        for per_host in keys:
+            for prompt, key in zip(chunk, per_host):
+                if key in hits and prompt not in found:
+                    found[prompt] = hits[key]["response"]
+    return found
 
 
 def _assemble(index: Any, prompts: list[str], answers: Mapping[str, str],

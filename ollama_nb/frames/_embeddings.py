@@ -2,10 +2,13 @@
 
 Why it is shaped like this: a 20,000 x 768 embedding is 61 MB as float32 but over
 400 MB as Python float lists, which is what a generic client hands back. Here each
-`/api/embed` batch is posted through the session's one connection
-(``Client.request_raw``), its JSON is parsed, and its rows are copied straight into
-a preallocated ``np.empty((n, dim), float32)``; only one batch ever exists as Python
-objects. The DataFrame is built on that block with ``copy=False``.
+`/api/embed` batch is posted by a helper thread (``Client.request_raw``; one per server
+and slot, each keeping its connection, see ``_spread``) while this thread parses the
+previous body and copies its rows straight into a preallocated
+``np.empty((n, dim), float32)``; only one batch ever exists as Python objects, and at
+most one finished body per slot waits. The DataFrame is built on that block with
+``copy=False``. Over several hosts (``hosts=``) the batches are the same as on one, so
+the result is too.
 
 Input rules (all checked before any request):
 
@@ -21,21 +24,21 @@ Input rules (all checked before any request):
   without a request).
 
 Columns are the integers ``0 .. dim-1``, as numpy users expect. ``.attrs`` holds
-``model``, ``dimensions`` and ``texts`` (the input texts, shared, not copied; used by
+``model``, ``dimensions``, ``hosts`` (rows, errors and tokens/s per server) and ``texts`` (the input texts, shared, not copied; used by
 :func:`nearest` and :func:`project` to show them; JSON-serialisable, so
 ``to_parquet`` keeps it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import queue
-import threading
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..client._errors import InvalidArgumentError, ModelNotFoundError, ResponseError
-from ..client._session import get_client, session
+from ..client._errors import HostsDownError, InvalidArgumentError, ModelNotFoundError, ResponseError
+from ..client._session import session
+from ._spread import AllDown, Progress, Spread, pull_missing, targets
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -138,21 +141,28 @@ def embed(
     progress: bool | None = None,
     host: str | None = None,
     client: Client | None = None,
+    hosts: Any = None,
+    concurrency: int = 1,
+    pull: bool = False,
 ) -> pd.DataFrame:
     """Embed ``texts`` with ``model`` (default: the session's embedding model).
 
     Returns an ``n x dim`` float32 DataFrame (columns ``0..dim-1``) in input order with
-    the input's index; ``.attrs`` has ``model``, ``dimensions`` and ``texts``. Texts go
-    to ``/api/embed`` in batches of ``batch_size`` over one connection; a progress bar
-    appears for long inputs (``progress=True``/``False`` forces it). ``dimensions``
-    asks the server to shorten the vectors; ``truncate=False`` makes over-long texts
-    an error instead of cutting them.
+    the input's index; ``.attrs`` has ``model``, ``dimensions``, ``texts`` and ``hosts``
+    (what each server did). Texts go to ``/api/embed`` in batches of ``batch_size``,
+    ``concurrency`` requests at a time per server (one connection each); a progress bar
+    appears for long inputs (``progress=True``/``False`` forces it). ``hosts`` (a list
+    of URLs or a :class:`~ollama_nb.Hosts`) spreads the batches over several servers;
+    ``pull=True`` first pulls the model where it is missing. ``dimensions`` asks the
+    server to shorten the vectors; ``truncate=False`` makes over-long texts an error
+    instead of cutting them.
     """
     import numpy as np
     import pandas as pd
 
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+    for name, value in (("batch_size", batch_size), ("concurrency", concurrency)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
     if dimensions is not None and (not isinstance(dimensions, int) or dimensions < 1):
         raise InvalidArgumentError(f"dimensions must be a positive integer, got {dimensions!r}")
     model = model or session.embed_model
@@ -161,6 +171,7 @@ def embed(
                                    "default with %config OllamaMagics.embed_model = 'NAME'")
     values, index = as_texts(texts)
     n = len(values)
+    target = targets("embed", host=host, client=client, hosts=hosts, concurrency=concurrency)
 
     # one request per distinct non-empty text; codes[i] = which distinct text row i is
     first: dict[str, int] = {}
@@ -178,7 +189,7 @@ def embed(
     send_rows = first_row[np.fromiter(first.values(), dtype=np.intp, count=len(first))]
     in_order = len(send) == n                             # no duplicates, no empty texts
 
-    attrs = {"model": model, "dimensions": 0, "texts": SharedTexts(values, index)}
+    attrs: dict[str, Any] = {"model": model, "dimensions": 0, "texts": SharedTexts(values, index)}
     if not send:  # nothing to ask: the width is unknown, so no columns
         frame = pd.DataFrame(np.empty((n, 0), dtype=np.float32), index=index, copy=False)
         frame.attrs.update(attrs)
@@ -189,38 +200,67 @@ def embed(
                        ("keep_alive", keep_alive), ("options", dict(options) if options else None)):
         if value is not None:
             body[key] = value
-    http = get_client(host, client)
+    if pull:
+        pull_missing("embed", target, model)
     batches = [send[start:start + batch_size] for start in range(0, len(send), batch_size)]
-    bar = None
-    if _show_progress(progress, len(batches)):
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(send), desc=f"embed {model}", unit="text")
+    def fetch(http: Client, batch: list[str]) -> bytes:
+        try:
+            return http.request_raw("POST", "/api/embed", json={**body, "input": batch}).content
+        except ResponseError as exc:  # request_raw does not know the model: name it in a 404
+            if exc.status_code == 404 and "not found" in exc.error and not isinstance(exc, ModelNotFoundError):
+                raise ModelNotFoundError(model, exc.error, 404, body=exc.body) from None
+            raise
+
+    bar = Progress(progress, len(send), 0, f"embed {model}", "text",
+                   show=_show_progress(progress, len(batches)))
+    # at most one finished body per slot waits for this thread, so memory stays at a few batches
+    spread = Spread("embed", target, model, row_errors=False, thread_name="ollama_nb.embed-fetch",
+                    ready=sum(target.slots))
     out: np.ndarray | None = None
-    start = 0
-    bodies = _not_found_named(_responses(http, body, batches), model)
+    answered = np.zeros(len(send), dtype=bool)
     try:
-        for batch, content in zip(batches, bodies):
-            vectors = _parse(content, len(batch), model)
-            del content
-            if out is None:
-                out = np.empty((n, len(vectors[0])), dtype=np.float32)
-            rows = slice(start, start + len(batch)) if in_order else send_rows[start:start + len(batch)]
-            try:
-                out[rows] = vectors
-            except ValueError:
-                raise ResponseError(f"/api/embed returned vectors of different lengths for model "
-                                    f"{model!r} (expected {out.shape[1]} numbers each)", 200) from None
-            del vectors
-            start += len(batch)
-            if bar is not None:
-                bar.update(len(batch))
+        with contextlib.closing(spread.run(batches, fetch, join=0.5)) as events:
+            for event in events:
+                batch = batches[event.index]
+                start = event.index * batch_size
+                vectors, tokens = _parse(event.value, len(batch), model)
+                event.value = None
+                if out is None:
+                    out = np.empty((n, len(vectors[0])), dtype=np.float32)
+                rows = slice(start, start + len(batch)) if in_order else send_rows[start:start + len(batch)]
+                try:
+                    out[rows] = vectors
+                except ValueError:
+                    raise ResponseError(f"/api/embed returned vectors of different lengths for model "
+                                        f"{model!r} (expected {out.shape[1]} numbers each)", 200) from None
+                del vectors
+                answered[start:start + len(batch)] = True
+                event.host.rows += len(batch)
+                event.host.tokens += tokens
+                bar.step(len(batch), spread)
+    except AllDown as down:
+        partial = None
+        if out is not None:  # the rows that came back; NaN for the others
+            out[send_rows[~answered]] = np.nan
+            partial = _frame(out, index, codes, first_row, empty_code, in_order, attrs)
+        raise HostsDownError("embed", down.errors, done=int(answered.sum()), total=len(send),
+                             partial=partial) from None
     finally:
-        bodies.close()  # stops the fetch thread now, even while a traceback keeps this frame
-        if bar is not None:
-            bar.close()
+        bar.close()
     assert out is not None
-    if not in_order:  # repeat rows of duplicate texts, NaN for empty ones
+    attrs["hosts"] = spread.summary()
+    return _frame(out, index, codes, first_row, empty_code, in_order, attrs)
+
+
+def _frame(out: np.ndarray, index: Any, codes: np.ndarray, first_row: np.ndarray,
+           empty_code: int | None, in_order: bool, attrs: dict[str, Any]) -> pd.DataFrame:
+    """The result frame on ``out`` (no copy): duplicate texts' rows repeated, empty ones NaN."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(codes)
+    if not in_order:
         first_of = first_row[codes]
         repeats = np.flatnonzero(first_of != np.arange(n))
         for chunk in range(0, len(repeats), 4096):  # bounded temporaries, whatever the count
@@ -234,69 +274,12 @@ def embed(
     return frame
 
 
-def _not_found_named(bodies: Generator[bytes, None, None], model: str) -> Generator[bytes, None, None]:
-    """``request_raw`` does not know the model: name it in a 404 "model not found"."""
+def _parse(content: bytes, expected: int, model: str) -> tuple[list[list[float]], int]:
+    """The ``embeddings`` of one /api/embed body (``expected`` non-empty lists of numbers)
+    and its ``prompt_eval_count``."""
     try:
-        yield from bodies
-    except ResponseError as exc:
-        if exc.status_code == 404 and "not found" in exc.error and not isinstance(exc, ModelNotFoundError):
-            raise ModelNotFoundError(model, exc.error, 404, body=exc.body) from None
-        raise
-
-
-def _responses(http: Client, body: dict[str, Any], batches: list[list[str]]
-               ) -> Generator[bytes, None, None]:
-    """Response bodies of ``/api/embed`` for each batch, in order.
-
-    With several batches a helper thread fetches the next body while the caller parses
-    the current one (socket reads and the server's work overlap the JSON parsing). It
-    sends one request at a time, so one connection is reused throughout, and holds at
-    most one finished body ahead of the caller, so memory stays at about one batch.
-    """
-    if len(batches) == 1:
-        yield http.request_raw("POST", "/api/embed", json={**body, "input": batches[0]}).content
-        return
-    handoff: queue.Queue[tuple[bytes | None, BaseException | None]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def hand(item: tuple[bytes | None, BaseException | None]) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def fetch() -> None:
-        try:
-            for batch in batches:
-                if stop.is_set():
-                    return
-                response = http.request_raw("POST", "/api/embed", json={**body, "input": batch})
-                if not hand((response.content, None)):
-                    return
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
-            hand((None, exc))
-
-    worker = threading.Thread(target=fetch, name="ollama_nb.embed-fetch", daemon=True)
-    worker.start()
-    try:
-        for _ in batches:
-            content, error = handoff.get()
-            if error is not None:
-                raise error
-            assert content is not None
-            yield content
-    finally:
-        stop.set()
-        worker.join(timeout=0.5)  # a request in flight finishes on its own (daemon thread)
-
-
-def _parse(content: bytes, expected: int, model: str) -> list[list[float]]:
-    """The ``embeddings`` of one /api/embed body: ``expected`` non-empty lists of numbers."""
-    try:
-        vectors = json.loads(content)["embeddings"]
+        answer = json.loads(content)
+        vectors = answer["embeddings"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ResponseError(f"/api/embed returned an unreadable body for model {model!r} "
                             f"({type(exc).__name__}: {exc})", 200) from None
@@ -305,4 +288,5 @@ def _parse(content: bytes, expected: int, model: str) -> list[list[float]]:
         count = len(vectors) if isinstance(vectors, list) else type(vectors).__name__
         raise ResponseError(f"/api/embed returned {count} vectors for {expected} texts "
                             f"(model {model!r})", 200)
-    return vectors
+    tokens = answer.get("prompt_eval_count")
+    return vectors, tokens if isinstance(tokens, int) else 0
