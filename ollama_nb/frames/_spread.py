@@ -249,9 +249,9 @@ class Spread:
         left = len(items)
         try:
             while left:
-                while self._notes:
-                    warnings.warn(self._notes.pop(0), HostsWarning, stacklevel=3)
                 stop = self._stop
+                while self._notes and not isinstance(stop, ModelNotFoundError):
+                    warnings.warn(self._notes.pop(0), HostsWarning, stacklevel=3)
                 try:
                     event = self._events.get(timeout=0.1 if stop is None else 0)
                 except queue.Empty:

@@ -99,3 +99,37 @@ def client_for() -> Iterator[Callable[[str], Any]]:
     yield make
     for c in clients:
         c.close()
+
+
+class Fleet(list):
+    """Several sandboxes on loopback, like GPU boxes of different speeds (a list of Sandbox)."""
+
+    @property
+    def urls(self) -> list[str]:
+        return [sb.url for sb in self]
+
+    def asked(self, path: str = "/api/generate") -> list[int]:
+        """How many requests each sandbox answered at ``path`` (successfully)."""
+        return [sum(r.path == path and r.status == 200 for r in sb.requests) for sb in self]
+
+
+@pytest.fixture
+def fleet() -> Iterator[Callable[..., Fleet]]:
+    """``fleet(speeds, **sandbox_kwargs)``: one started sandbox per speed (``tokens_per_second``
+    = speed x ``base``; one slot per model unless ``num_parallel`` says otherwise)."""
+    from ollama_nb.sandbox import Sandbox
+
+    started: list[Any] = []
+
+    def start(speeds: list[float], base: float = 100.0, **kwargs: Any) -> Fleet:
+        kwargs.setdefault("models", ["llama3.2", "all-minilm"])
+        kwargs.setdefault("num_parallel", 1)
+        kwargs.setdefault("minilm", False)
+        boxes = Fleet(Sandbox(tokens_per_second=speed * base if speed else None, **kwargs).start()
+                      for speed in speeds)
+        started.extend(boxes)
+        return boxes
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
