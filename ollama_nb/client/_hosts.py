@@ -8,7 +8,6 @@ of requests in flight per host (for ``%ollama status``), and :meth:`Hosts.check`
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import re
 import threading
@@ -39,6 +38,11 @@ class Hosts:
     """
 
     __slots__ = ("_entries", "backoff", "concurrency", "retries", "timeout")
+    _entries: tuple[tuple[HostText, int | None], ...]
+    concurrency: int | None
+    timeout: float | tuple[float, float] | None
+    retries: int
+    backoff: float
 
     def __init__(self, hosts: Any, *, concurrency: int | None = None,
                  timeout: float | tuple[float, float] | None = None, retries: int = 3,
@@ -118,6 +122,8 @@ class Hosts:
     def check(self, models: Iterable[str] = (), timeout: float = 3.0) -> list[HostCheck]:
         """Ask every host at once whether it answers: version, model count, which of
         ``models`` it lacks, and this process's requests in flight to it."""
+        import concurrent.futures as cf
+
         from ._client import Client
 
         wanted = [m for m in models if m]

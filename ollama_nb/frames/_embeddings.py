@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client._errors import HostsDownError, InvalidArgumentError, ModelNotFoundError, ResponseError
 from ..client._session import session
-from ._spread import AllDown, Progress, Spread, pull_missing, targets
+from ._spread import AllDown, Done, Progress, Spread, pull_missing, targets
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -160,9 +160,9 @@ def embed(
     import numpy as np
     import pandas as pd
 
-    for name, value in (("batch_size", batch_size), ("concurrency", concurrency)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+    for name, count in (("batch_size", batch_size), ("concurrency", concurrency)):
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise InvalidArgumentError(f"{name} must be a positive integer, got {count!r}")
     if dimensions is not None and (not isinstance(dimensions, int) or dimensions < 1):
         raise InvalidArgumentError(f"dimensions must be a positive integer, got {dimensions!r}")
     model = model or session.embed_model
@@ -222,6 +222,7 @@ def embed(
     try:
         with contextlib.closing(spread.run(batches, fetch, join=0.5)) as events:
             for event in events:
+                assert isinstance(event, Done)  # embed has no row errors: a failure stops it
                 batch = batches[event.index]
                 start = event.index * batch_size
                 vectors, tokens = _parse(event.value, len(batch), model)

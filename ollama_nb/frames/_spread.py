@@ -30,7 +30,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -233,7 +233,7 @@ class Spread:
 
     # -- the caller's side ----------------------------------------------------------------
     def run(self, items: Sequence[Any], work: Callable[[Client, Any], Any], *,
-            join: float = 0.0) -> Iterator[Done | Failed]:
+            join: float = 0.0) -> Generator[Done | Failed, None, None]:
         """Yield one event per item (completion order). Raises the error that stops the
         run: a fatal one, :class:`AllDown`, or the ModelNotFoundError when no host has the
         model. On exit (done, error, interrupt) no worker takes another item; requests in

@@ -24,9 +24,10 @@ from IPython.core.error import UsageError
 from ..client import _session
 from ..client._chat import chats
 from ..client._errors import ModelNotFoundError, OllamaError, ResponseError, StreamError
+from ..client._hosts import Hosts
 from ._context import MagicSettings, client_for
 from ._interpolate import interpolate
-from ._parse import HELP, split, subcommand_parser
+from ._parse import HELP, SUBCOMMANDS, split, subcommand_parser
 
 __all__ = ["Commands", "ModelCard", "ServerStatus"]
 
@@ -163,6 +164,22 @@ class ServerStatus:
         return f"<table>{rows}</table>"
 
 
+def _hosts_status(hosts: Hosts, models: tuple[str, ...]) -> Any:
+    """``%ollama status`` with several hosts: one row per host, all asked at once."""
+    import pandas as pd
+
+    rows = hosts.check(models)
+    return pd.DataFrame({
+        "host": [r.host for r in rows],
+        "reachable": [r.reachable for r in rows],
+        "version": pd.array([r.version for r in rows], dtype="string"),
+        "models": pd.array([r.models for r in rows], dtype="Int64"),
+        "lacks": [", ".join(r.lacks) for r in rows],
+        "in flight": [r.in_flight for r in rows],
+        "error": pd.array([r.error for r in rows], dtype="string"),
+    })
+
+
 def _sandbox_engines(client: Any) -> dict[str, str] | None:
     """Which engine makes each embedding model's vectors, if the server is an ollama_nb sandbox.
 
@@ -221,7 +238,10 @@ class Commands:
         with client_errors(args.model):
             return ModelCard(args.model, self._client(args).show(args.model, verbose=args.verbose))
 
-    def do_status(self, args: Any, cell: str | None) -> ServerStatus:
+    def do_status(self, args: Any, cell: str | None) -> Any:
+        hosts = _session.session.hosts
+        if args.host is None and hosts is not None:
+            return _hosts_status(hosts, (self.magics.model, self.magics.embed_model))
         client = self._client(args)
         try:
             version = client.version()
@@ -246,6 +266,33 @@ class Commands:
             _session.session.set("host", args.value)
         with client_errors():
             print(f"host: {client_for().base_url}")
+
+    def do_hosts(self, args: Any, cell: str | None) -> None:
+        session = _session.session
+        if args.clear:
+            if args.urls:
+                raise UsageError("give URLs or --clear, not both. Usage: " + SUBCOMMANDS["hosts"])
+            session.set("hosts", None)
+        elif args.urls:
+            try:
+                session.set("hosts", Hosts(args.urls, concurrency=args.concurrency))
+            except OllamaError as exc:
+                raise UsageError(exc.message) from None
+        elif args.concurrency is not None:
+            if session.hosts is None:
+                raise UsageError("no hosts to give a concurrency to: %ollama hosts URL URL ...")
+            session.set("hosts", Hosts(session.hosts, concurrency=args.concurrency))
+        hosts = session.hosts
+        if hosts is None:
+            with client_errors():
+                single = client_for().base_url
+            print(f"hosts: none; embed and map_prompts use the host {single} "
+                  f"(spread them over several with %ollama hosts URL URL ...)")
+            return
+        default = hosts.concurrency or "the call's concurrency"
+        shown = ", ".join(f"{url} ({limit or default} at a time)"
+                          for url, limit in zip(hosts.urls, (n for _, n in hosts.items())))
+        print(f"hosts: {shown}; `%ollama status` checks them")
 
     # ------------------------------------------------------------------ model management
 

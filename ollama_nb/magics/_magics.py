@@ -2,7 +2,7 @@
 
 Every setting is a traitlet (``%config OllamaMagics.update_rate = 4`` or
 ``c.OllamaMagics.model = "qwen3"`` in ``ipython_config.py``). ``host``,
-``model``, ``embed_model`` and ``timeout`` mirror :data:`ollama_nb.client._session.session`
+``hosts``, ``model``, ``embed_model`` and ``timeout`` mirror :data:`ollama_nb.client._session.session`
 both ways, so ``%ollama model NAME``, the model picker and ``onb.embed`` agree.
 
 Return values: ``%%ollama PROMPT`` returns ``None`` (the answer is already on
@@ -28,7 +28,9 @@ from traitlets import (
     Dict,
     Enum,
     Float,
+    Instance,
     Int,
+    List,
     TraitError,
     Tuple,
     Unicode,
@@ -39,7 +41,9 @@ from traitlets import (
 
 from ..client import _session
 from ..client._chat import chats
+from ..client._errors import InvalidArgumentError
 from ..client._host import HostText
+from ..client._hosts import Hosts
 from . import _context
 from ._context import DISPLAY_ENV
 from ._interpolate import interpolate
@@ -48,7 +52,7 @@ from ._result import OllamaResult
 
 __all__ = ["DISPLAY_ENV", "OllamaMagics"]
 
-_SYNCED = ("host", "model", "embed_model", "timeout")
+_SYNCED = ("host", "hosts", "model", "embed_model", "timeout")
 _CELL_SUBCOMMANDS = ("embed", "create")
 
 
@@ -59,6 +63,12 @@ class OllamaMagics(Magics):
     host = Unicode(None, allow_none=True, help=(
         "Ollama server URL (None: OLLAMA_HOST, then http://127.0.0.1:11434). "
         "Mirrors ollama_nb's session host; `%ollama host URL` sets it too.")).tag(config=True)
+    hosts = Union([Instance(Hosts), List(Unicode()), Dict(), Unicode()], default_value=None,
+                  allow_none=True, help=(
+        "Several Ollama servers that embed and map_prompts spread their work over: a list of "
+        "URLs, a {url: concurrency} dict or an ollama_nb.Hosts (None: just `host`). Mirrors the "
+        "session; `%ollama hosts URL ...` sets it too and `%ollama status` checks each one."
+    )).tag(config=True)
     model = Unicode(_session.DEFAULT_MODEL, help=(
         "Default model for %%ollama when none is given. Mirrors the session default "
         "(`%ollama model NAME`, the model picker).")).tag(config=True)
@@ -121,6 +131,13 @@ class OllamaMagics(Magics):
     def _check_host(self, proposal: Any) -> Any:
         value = proposal["value"]
         return HostText(value) if isinstance(value, str) else value  # repr hides user:pass@
+
+    @validate("hosts")
+    def _check_hosts(self, proposal: Any) -> Hosts | None:
+        try:
+            return Hosts.coerce(proposal["value"])
+        except InvalidArgumentError as exc:
+            raise TraitError(exc.message) from None
 
     @validate("update_rate")
     def _check_rate(self, proposal: Any) -> float:

@@ -175,6 +175,7 @@ SUBCOMMANDS: dict[str, str] = {
     "embed": "%%ollama embed [MODEL] [-o VAR]  |  %ollama embed [MODEL] --from VAR [-o VAR]",
     "model": "%ollama model [NAME]",
     "host": "%ollama host [URL]",
+    "hosts": "%ollama hosts [URL[=N] ...] [--concurrency N] [--clear]",
     "status": "%ollama status",
     "chat": "%ollama chat [NAME] [--reset | --history | --save PATH]",
     "picker": "%ollama picker",
@@ -193,14 +194,14 @@ HELP = """\
     Put MODEL first (%%ollama MODEL --chat NAME); --images takes bytes, paths, PIL images or lists.
     The last result is _ollama (.text .thinking .json .stats .request .interrupted).
 """ + "\n".join(f"{usage}" for usage in SUBCOMMANDS.values()) + """
-Settings: %config OllamaMagics  (host, model, embed_model, timeout, update_rate,
+Settings: %config OllamaMagics  (host, hosts, model, embed_model, timeout, update_rate,
 display_mode, history_limit, options, show_stats, use_widgets)"""
 
 
 def subcommand_parser(name: str) -> MagicParser:
     """The parser for one subcommand's arguments (after the subcommand word)."""
     p = MagicParser(prog=f"%ollama {name}", short_usage=SUBCOMMANDS[name])
-    host_option = name not in ("model", "host", "help", "chat", "picker", "chatbox")
+    host_option = name not in ("model", "host", "hosts", "help", "chat", "picker", "chatbox")
     if host_option:
         p.add_argument("--host", default=None)
     if name in ("show", "pull", "push", "rm"):
@@ -222,6 +223,10 @@ def subcommand_parser(name: str) -> MagicParser:
         p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
     if name in ("model", "host"):
         p.add_argument("value", nargs="?", default=None)
+    if name == "hosts":
+        p.add_argument("urls", nargs="*", metavar="URL[=N]")
+        p.add_argument("-c", "--concurrency", type=int, default=None, metavar="N")
+        p.add_argument("--clear", action="store_true")
     if name == "chat":
         p.add_argument("chat_name", nargs="?", default=None, metavar="NAME")
         action = p.add_mutually_exclusive_group()
