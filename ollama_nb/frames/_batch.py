@@ -23,6 +23,13 @@ rejects). The cache key is the host, model,
 prompt, system, options, schema and think setting (not ``keep_alive`` or
 ``concurrency``, which do not change answers); a cache folder that cannot be used
 gives a warning and an uncached run.
+
+Over several hosts (``hosts=``, or the session's ``%ollama hosts``) each host answers the
+next prompt when it has a free slot (see :mod:`ollama_nb.frames._spread`): a host that
+fails hands its prompts to the others and is retried with backoff, and only when every
+host is down does the run stop, with :class:`~ollama_nb.HostsDownError` (its ``.partial``
+and the cache keep the finished rows). An answer is cached under the host that gave it,
+and a run looks in the cache of every host it was given.
 """
 
 from __future__ import annotations

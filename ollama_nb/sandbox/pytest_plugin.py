@@ -22,7 +22,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "ollama_sandbox(**kwargs): keyword arguments for the ollama_sandbox fixture's Sandbox "
-        "(models, token_delay, pull_delay, keep_alive, minilm)",
+        "(models, token_delay, pull_delay, keep_alive, minilm, num_parallel, max_queue, "
+        "tokens_per_second)",
     )
 
 
