@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..client._errors import HostsDownError, InvalidArgumentError, ModelNotFoundError, ResponseError
@@ -125,7 +125,7 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def _show_progress(progress: bool | None, batches: int) -> bool:
+def _show_progress(progress: Any, batches: int) -> bool:
     return bool(progress) if progress is not None else batches > PROGRESS_MIN_BATCHES
 
 
@@ -138,7 +138,7 @@ def embed(
     truncate: bool | None = None,
     keep_alive: Any = None,
     options: Mapping[str, Any] | None = None,
-    progress: bool | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
     host: str | None = None,
     client: Client | None = None,
     hosts: Any = None,
@@ -151,7 +151,8 @@ def embed(
     the input's index; ``.attrs`` has ``model``, ``dimensions``, ``texts`` and ``hosts``
     (what each server did). Texts go to ``/api/embed`` in batches of ``batch_size``,
     ``concurrency`` requests at a time per server (one connection each); a progress bar
-    appears for long inputs (``progress=True``/``False`` forces it). ``hosts`` (a list
+    appears for long inputs (``progress=True``/``False`` forces it; a callable gets
+    ``(texts done, total)`` instead). ``hosts`` (a list
     of URLs or a :class:`~ollama_nb.Hosts`) spreads the batches over several servers;
     ``pull=True`` first pulls the model where it is missing. ``dimensions`` asks the
     server to shorten the vectors; ``truncate=False`` makes over-long texts an error

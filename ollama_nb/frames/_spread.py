@@ -31,7 +31,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..client._errors import (
@@ -480,15 +480,6 @@ class Progress:
             self._bar.close()
 
 
-@dataclass
-class _PullBars:
-    """Pull progress of one host (a tqdm bar of bytes over all layers)."""
-
-    desc: str
-    totals: dict[str, int] = field(default_factory=dict)
-    done: dict[str, int] = field(default_factory=dict)
-
-
 def pull_missing(what: str, target: Target, model: str) -> None:
     """``pull=True``: every reachable host without ``model`` pulls it (all at once, a
     progress bar each) before the run starts; a host whose pull fails is left out later."""
@@ -504,16 +495,16 @@ def pull_missing(what: str, target: Target, model: str) -> None:
             return  # down now: the run finds out again, and may find it back
         bar = tqdm(total=0, desc=f"pull {model} @ {client.base_url.split('://', 1)[-1]}",
                    unit="B", unit_scale=True)
-        seen = _PullBars(bar.desc)
+        totals: dict[str, int] = {}  # per layer digest: bytes in all, bytes so far
+        done: dict[str, int] = {}
         try:
             with client.pull(model, stream=True) as stream:  # type: ignore[union-attr]
                 for line in stream:
                     digest, total = line.raw.get("digest"), line.raw.get("total")
                     if digest and total:
-                        seen.totals[digest] = int(total)
-                        seen.done[digest] = int(line.raw.get("completed") or 0)
-                        bar.total = sum(seen.totals.values())
-                        bar.n = sum(seen.done.values())
+                        totals[digest] = int(total)
+                        done[digest] = int(line.raw.get("completed") or 0)
+                        bar.total, bar.n = sum(totals.values()), sum(done.values())
                         bar.refresh()
         except OllamaError as exc:
             warnings.warn(f"{what}: pulling {model!r} on {client.base_url} failed ({message(exc)})",
