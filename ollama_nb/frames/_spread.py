@@ -250,8 +250,6 @@ class Spread:
         try:
             while left:
                 stop = self._stop
-                while self._notes and not isinstance(stop, ModelNotFoundError):
-                    warnings.warn(self._notes.pop(0), HostsWarning, stacklevel=3)
                 try:
                     event = self._events.get(timeout=0.1 if stop is None else 0)
                 except queue.Empty:
@@ -259,7 +257,9 @@ class Spread:
                         raise stop from None
                     continue
                 left -= 1
+                self._warn()  # only when the run goes on: no host with the model is an error
                 yield event
+            self._warn()
         finally:
             with self._cond:
                 self._over = True
@@ -268,6 +268,10 @@ class Spread:
             deadline = time.monotonic() + join
             for thread in self._threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _warn(self) -> None:
+        while self._notes:
+            warnings.warn(self._notes.pop(0), HostsWarning, stacklevel=4)
 
     def summary(self) -> list[dict[str, Any]]:
         """What each host did: rows, errors, last error, tokens, seconds, tokens/s, state."""
