@@ -107,7 +107,7 @@ def test_safe_url(url: str, ok: bool) -> None:
 
 def test_commonmark_and_tables() -> None:
     out = render_markdown("# T\n\n- a\n- **b**\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n~~no~~\n")
-    for piece in ("<h1>T</h1>", "<li><strong>b</strong></li>", "<table>", "<td>1</td>", "<s>no</s>"):
+    for piece in ("<h1>T</h1>", "<li><strong>b</strong></li>", "<table", "<td>1</td>", "<s>no</s>"):
         assert piece in out
 
 
@@ -142,7 +142,7 @@ def test_answer_bundle_formats() -> None:
     text = 'Here:\n```python\nprint("<hi>")\n```\n'
     code = answer_bundle(text, fmt="code")
     assert code["text/plain"] == 'print("<hi>")'
-    assert "<code>print(&quot;&lt;hi&gt;&quot;)</code>" in code["text/html"]
+    assert ">print(&quot;&lt;hi&gt;&quot;)</code></pre>" in code["text/html"]
     js = answer_bundle('{"a": [1, 2]}', fmt="json")
     assert js["text/plain"] == '{\n  "a": [\n    1,\n    2\n  ]\n}'
     assert answer_bundle("not json", fmt="json")["text/plain"] == "not json"
@@ -162,8 +162,90 @@ def test_status_and_stats_follow_the_answer() -> None:
 
 
 def test_escape_pre_and_streaming_bundle() -> None:
-    assert escape_pre("a<b").endswith(">a&lt;b</pre>")
+    assert escape_pre("a<b").endswith(">a&lt;b</code></pre>")
     b = streaming_bundle("", header="llama3.2 …")
     assert b["text/plain"] == "llama3.2 …"
     b = streaming_bundle("tok", thinking="th")
     assert b["text/plain"] == "tok" and "<details" in b["text/html"]
+
+
+
+# -- how an answer is set (issue: what a user sees) -----------------------------------------
+
+class _Styles(HTMLParser):
+    """Each start tag with its classes and inline style, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, set[str], str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.tags.append((tag, set((found.get("class") or "").split()), found.get("style") or ""))
+
+
+def _styles(fragment: str) -> list[tuple[str, set[str], str]]:
+    parser = _Styles()
+    parser.feed(fragment)
+    return parser.tags
+
+
+def test_long_words_wrap_and_code_scrolls_sideways() -> None:
+    url = "https://example.com/" + "a" * 300
+    text = f"See {url} then more words.\n\n```python\nx = '{'b' * 200}'\n```\n"
+    for page in (answer_bundle(text)["text/html"], streaming_bundle(text)["text/html"]):
+        _tag, classes, style = _styles(page)[0]
+        assert "ollama-nb-answer" in classes and "overflow-wrap:anywhere" in style
+    pres = [t for t in _styles(answer_bundle(text)["text/html"]) if t[0] == "pre"]
+    assert pres, "the code block is a <pre>"
+    for _tag, _classes, style in pres:  # one line stays one line, and scrolls
+        assert "white-space:pre;" in style and "overflow-x:auto" in style
+        assert "word-break:normal" in style and "overflow-wrap:normal" in style
+    table = render_markdown("| a | b |\n|---|---|\n| 1 | 2 |")
+    assert table.startswith('<div style="overflow-x:auto') and "</table>\n</div>" in table
+
+
+def test_answers_are_set_as_jupyterlab_markdown() -> None:
+    """Tables, code, quotes and links take JupyterLab's Markdown CSS (and its theme variables)."""
+    for page in (answer_bundle("> q\n\n[l](https://x.y)")["text/html"],
+                 streaming_bundle("partial")["text/html"],
+                 answer_bundle("x", fmt="text")["text/html"]):
+        _tag, classes, style = _styles(page)[0]
+        assert {"jp-RenderedHTMLCommon", "jp-RenderedMarkdown"} <= classes
+        assert "line-height:var(--jp-content-line-height" in style
+
+
+def test_streaming_uses_the_final_typeface() -> None:
+    """No monospace <pre> while streaming: the text keeps its font when the answer ends."""
+    live = streaming_bundle("Some *words* as they arrive", thinking="hmm")["text/html"]
+    assert "<pre" not in live and "<code" not in live
+    assert "white-space:pre-wrap" in live and "Some *words* as they arrive" in live
+    final = answer_bundle("Some *words* as they arrive")["text/html"]
+    assert _styles(live)[0][1] == _styles(final)[0][1]  # the same container, the same classes
+
+
+@pytest.mark.parametrize("source,tex", [
+    (r"$\int_0^1 x\,dx$", r"\(\int_0^1 x\,dx\)"),
+    (r"$10\%$ of it", r"\(10\%\)"),
+    ("$$\n\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}\n$$",
+     r"\[\begin{pmatrix} a &amp; b \\ c &amp; d \end{pmatrix}\]"),
+    (r"inline \(a_{i}\) too", r"\(a_{i}\)"),
+    ("\\[\n\\frac{1}{2}\n\\]", r"\[\frac{1}{2}\]"),
+])
+def test_math_is_kept_verbatim_for_the_renderer(source: str, tex: str) -> None:
+    page = answer_bundle(source)["text/html"]
+    assert tex in page, page  # no backslash eaten, no row joined
+    math = [t for t in _styles(page) if "ollama-nb-math" in t[1]]
+    assert len(math) == 1 and "mathjax_process" in math[0][1]
+    assert "mathjax_ignore" in _styles(page)[0][1]  # the prose around it is never typeset
+
+
+def test_currency_is_not_math() -> None:
+    page = answer_bundle("It costs $5 and then $10. Or $ 3 $.")["text/html"]
+    assert "ollama-nb-math" not in page and "It costs $5 and then $10." in page
+    assert "mathjax_ignore" in _styles(page)[0][1]
+
+
+def test_math_that_links_or_loads_is_not_typeset() -> None:
+    page = answer_bundle(r"$\href{javascript:alert(1)}{x}$ and $\require{html}$")["text/html"]
+    assert "ollama-nb-math" not in page and "<code>$\\href" in page

@@ -1,4 +1,4 @@
-"""Safe rendering of untrusted model output into display bundles.
+r"""Safe rendering of untrusted model output into display bundles.
 
 Model text is hostile input: a live run marks output trusted in JupyterLab, and
 trusted ``text/html`` runs any script it contains. So everything here escapes:
@@ -12,10 +12,25 @@ trusted ``text/html`` runs any script it contains. So everything here escapes:
   image URL): an image becomes a link to its URL; only inline ``data:image/...``
   pictures (png, jpeg, gif, webp) are shown.
 
+How it is set, the same in a cell's output and in the widgets: the answer sits in a
+``div`` with JupyterLab's own Markdown classes (``jp-RenderedHTMLCommon
+jp-RenderedMarkdown``), so tables, code, quotes and links look as in a Markdown cell
+and follow the theme's CSS variables (the dark theme too); inline styles add what
+those classes leave out or what other frontends lack: long words and URLs wrap
+(``overflow-wrap: anywhere``), code blocks scroll sideways instead of wrapping,
+wide tables scroll. Math (``$…$`` and ``$$…$$`` by mdit-py-plugins' dollarmath, with
+currency such as "$5 and $10" left alone; ``\(…\)`` and ``\[…\]`` by its texmath)
+is kept verbatim for the frontend's MathJax: the rest of the answer is marked
+``mathjax_ignore``, so only the math is typeset and the Markdown step never eats a
+backslash. While an answer streams it is shown as escaped text in the same
+typeface and size, so nothing switches fonts when it ends.
+
 Public API (also used by the widgets)::
 
     render_markdown(text) -> str          safe HTML fragment
-    escape_pre(text) -> str               text in an escaped, wrapping <pre>
+    answer_html(body) -> str              a fragment set as an answer (the classes above)
+    escape_pre(text) -> str               text in an escaped code block that scrolls
+    inline_html(text) -> str              one escaped line; `code` spans become <code>
     thinking_block(thinking) -> str       collapsed <details> block
     Stats.from_response(final)            model, tokens, tokens/s, load time
     stats_line(stats) -> str              "llama3.2 · 42 tokens · 61.2 tok/s · load 0.31 s"
@@ -41,7 +56,9 @@ __all__ = [
     "FORMATS",
     "Stats",
     "answer_bundle",
+    "answer_html",
     "escape_pre",
+    "inline_html",
     "render_markdown",
     "safe_url",
     "stats_line",
@@ -57,8 +74,32 @@ _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
 
-_PRE_STYLE = "white-space:pre-wrap;word-break:break-word;margin:0"
+# JupyterLab's Markdown look (its CSS, its variables); MathJax skips all but the math spans
+_ANSWER_CLASSES = "ollama-nb-answer jp-RenderedHTMLCommon jp-RenderedMarkdown mathjax_ignore tex2jax_ignore"
+# long words and URLs wrap (in min-content too, so flex containers can shrink); the answer's
+# own typeface, size and line height also where JupyterLab's classes are missing
+_ANSWER_STYLE = ("overflow-wrap:anywhere;padding-right:0;"
+                 "font-family:var(--jp-content-font-family,inherit);"
+                 "font-size:var(--jp-content-font-size1,inherit);"
+                 "line-height:var(--jp-content-line-height,1.6)")
+_FLOW_STYLE = "white-space:pre-wrap;margin:0"  # text as it arrives, in the answer's typeface
+# code keeps its lines and scrolls sideways (inline, so it beats the output area's
+# `pre {word-break: break-all; white-space: pre-wrap}`)
+_CODE_PRE_STYLE = ("white-space:pre;overflow-x:auto;word-break:normal;overflow-wrap:normal;"
+                   "margin:0 0 1em;padding:0.4em 0.6em;border-radius:3px;"
+                   "background:var(--jp-cell-editor-background,#f5f5f5);"
+                   "font-family:var(--jp-code-font-family,monospace);"
+                   "font-size:var(--jp-code-font-size,0.9em);"
+                   "line-height:var(--jp-code-line-height,1.4)")
+_CODE_IN_PRE_STYLE = "white-space:inherit;background:none;padding:0;font-size:inherit"
+_TABLE_WRAP_STYLE = "overflow-x:auto;max-width:100%;margin-bottom:1em"
+_TABLE_STYLE = "margin:0;table-layout:auto"
+_MATH_CLASSES = "ollama-nb-math mathjax_process tex2jax_process"
+_DISPLAY_MATH_STYLE = "overflow-x:auto;margin:0 0 1em"
+# TeX commands that link, load or style: such math is shown as code, never typeset
+_UNSAFE_TEX = re.compile(r"\\(?:href|url|require|class|cssId|style|html\w*|unicode|data)\b")
 _MUTED = "color:var(--jp-ui-font-color2,#777);font-size:0.85em"
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
 
 
 def safe_url(url: str, *, image: bool = False) -> str | None:
@@ -76,8 +117,14 @@ def safe_url(url: str, *, image: bool = False) -> str | None:
 @lru_cache(maxsize=1)
 def _markdown() -> Any:
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.texmath import texmath_plugin
 
     md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    # $…$ only when it hugs its content and no digit follows: "$5 and then $10" stays text
+    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False,
+           double_inline=True)
+    md.use(texmath_plugin, delimiters="brackets")  # \(…\) and \[…\], which models often write
     # links whose target is not allowed are left as literal text by the parser
     md.validateLink = lambda url: safe_url(url, image=True) is not None  # type: ignore[method-assign]
 
@@ -103,6 +150,40 @@ def _markdown() -> Any:
         return (f'<a href="{html.escape(href)}" target="_blank" rel="noopener noreferrer nofollow">'
                 f"🖼 {label}</a>")
 
+    def math(display: bool) -> Any:
+        def rule(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+            tex = str(tokens[idx].content).strip()
+            if _UNSAFE_TEX.search(tex):
+                return f"<code>{html.escape(tokens[idx].markup + tex)}</code>"
+            if display:
+                return (f'<div class="{_MATH_CLASSES}" style="{_DISPLAY_MATH_STYLE}">'
+                        f"\\[{html.escape(tex)}\\]</div>\n")
+            return f'<span class="{_MATH_CLASSES}">\\({html.escape(tex)}\\)</span>'
+        return rule
+
+    for name in ("math_inline", "math_inline_double", "math_block", "math_block_eqno"):
+        md.add_render_rule(name, math(name != "math_inline"))
+
+    default_fence, default_code = md.renderer.rules["fence"], md.renderer.rules["code_block"]
+
+    def code_block(default: Any) -> Any:
+        def rule(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+            out = str(default(tokens, idx, options, env))
+            return out.replace("<pre><code", f'<pre style="{_CODE_PRE_STYLE}">'
+                               f'<code style="{_CODE_IN_PRE_STYLE}"', 1)
+        return rule
+
+    def table_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        tokens[idx].attrSet("style", _TABLE_STYLE)
+        return f'<div style="{_TABLE_WRAP_STYLE}">' + str(renderer.renderToken(tokens, idx, options, env))
+
+    def table_close(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        return str(renderer.renderToken(tokens, idx, options, env)) + "</div>\n"
+
+    md.add_render_rule("fence", code_block(default_fence))
+    md.add_render_rule("code_block", code_block(default_code))
+    md.add_render_rule("table_open", table_open)
+    md.add_render_rule("table_close", table_close)
     md.add_render_rule("link_open", link_open)
     md.add_render_rule("image", image)
     return md
@@ -113,9 +194,28 @@ def render_markdown(text: str) -> str:
     return str(_markdown().render(text))
 
 
+def answer_html(body: str, *, extra_class: str = "") -> str:
+    """An HTML fragment set as an answer: JupyterLab's Markdown look, math left to MathJax."""
+    classes = f"{_ANSWER_CLASSES} {extra_class}".strip()
+    return f'<div class="{classes}" style="{_ANSWER_STYLE}">{body}</div>'
+
+
 def escape_pre(text: str) -> str:
-    """``text`` escaped inside a wrapping ``<pre>`` (cheap; used while streaming)."""
-    return f'<pre style="{_PRE_STYLE}">{html.escape(text)}</pre>'
+    """``text`` escaped inside a code block that keeps its lines and scrolls sideways."""
+    return (f'<pre style="{_CODE_PRE_STYLE}"><code style="{_CODE_IN_PRE_STYLE}">'
+            f"{html.escape(text)}</code></pre>")
+
+
+def _flow(text: str) -> str:
+    """``text`` escaped, its line breaks kept, in the surrounding (proportional) typeface."""
+    return f'<div class="ollama-nb-flow" style="{_FLOW_STYLE}">{html.escape(text)}</div>'
+
+
+def inline_html(text: str) -> str:
+    """One line of our own (a status, an error) escaped, with its `code` spans as <code>."""
+    parts = _INLINE_CODE.split(text)
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p)
+                   for i, p in enumerate(parts))
 
 
 def thinking_block(thinking: str, *, open: bool = False, label: str = "Thinking") -> str:
@@ -125,8 +225,9 @@ def thinking_block(thinking: str, *, open: bool = False, label: str = "Thinking"
     attr = " open" if open else ""
     return (f'<details class="ollama-nb-thinking"{attr}><summary style="{_MUTED}">'
             f"{html.escape(label)}</summary>"
-            f'<div style="{_MUTED};border-left:3px solid #ccc;padding-left:0.6em">'
-            f"{escape_pre(thinking.strip())}</div></details>")
+            f'<div style="{_MUTED};border-left:3px solid var(--jp-border-color2,#ccc);'
+            f'padding-left:0.6em;margin-bottom:0.5em">'
+            f"{_flow(thinking.strip())}</div></details>")
 
 
 @dataclass(frozen=True)
@@ -192,16 +293,22 @@ def stats_line(stats: Stats) -> str:
     return " · ".join(parts)
 
 
-def streaming_bundle(text: str, *, thinking: str = "", header: str = "") -> dict[str, str]:
-    """A cheap bundle for intermediate updates: escaped text, no Markdown parsing."""
+def streaming_html(text: str, *, thinking: str = "", header: str = "") -> str:
+    """The answer so far, cheaply: escaped text in the answer's typeface, no Markdown parsing."""
     pieces = []
     if header:
         pieces.append(f'<div style="{_MUTED}">{html.escape(header)}</div>')
     if thinking:
         pieces.append(thinking_block(thinking, open=not text))
-    pieces.append(escape_pre(text))
+    if text or not header:
+        pieces.append(_flow(text))
+    return answer_html("".join(pieces))
+
+
+def streaming_bundle(text: str, *, thinking: str = "", header: str = "") -> dict[str, str]:
+    """A cheap bundle for intermediate updates (see :func:`streaming_html`)."""
     plain = text if text or not header else header
-    return {"text/plain": plain, "text/html": "".join(pieces)}
+    return {"text/plain": plain, "text/html": streaming_html(text, thinking=thinking, header=header)}
 
 
 def _code_only(text: str) -> str:
@@ -229,16 +336,16 @@ def answer_bundle(text: str, *, thinking: str = "", stats: Stats | None = None,
         plain, body = text, render_markdown(text)
     elif fmt == "code":
         plain = _code_only(text)
-        body = f'<pre style="{_PRE_STYLE}"><code>{html.escape(plain)}</code></pre>'
+        body = escape_pre(plain)
     elif fmt == "json":
         plain = _json_pretty(text)
         body = escape_pre(plain)
     else:
-        plain, body = text, escape_pre(text)
-    parts = [thinking_block(thinking), f'<div class="ollama-nb-answer">{body}</div>']
+        plain, body = text, _flow(text)
+    parts = [thinking_block(thinking), body if text else ""]
     tail = []
     if status:
-        parts.append(f'<div class="ollama-nb-status" style="{_MUTED}">{html.escape(status)}</div>')
+        parts.append(f'<div class="ollama-nb-status" style="{_MUTED}">{inline_html(status)}</div>')
         tail.append(status)
     line = stats_line(stats) if stats is not None else ""
     if line:
@@ -246,4 +353,4 @@ def answer_bundle(text: str, *, thinking: str = "", stats: Stats | None = None,
         tail.append(line)
     if tail:
         plain = plain.rstrip("\n") + ("\n\n" if plain.strip() else "") + "\n".join(tail)
-    return {"text/plain": plain, "text/html": "".join(p for p in parts if p)}
+    return {"text/plain": plain, "text/html": answer_html("".join(p for p in parts if p))}

@@ -8,6 +8,8 @@ Timestamps arrive with local offsets that may differ per row, so they are conver
 to UTC (one tz-aware dtype for the whole column; ``.dt.tz_convert(...)`` to view them
 locally). Microsecond resolution, because ``keep_alive=-1`` gives an ``expires`` about
 290 years ahead, beyond what nanosecond timestamps can hold.
+
+The frames keep all of that; in a notebook they show as a compact table (``_compact``).
 """
 
 from __future__ import annotations
@@ -151,7 +153,9 @@ def models(*, host: str | None = None, client: Client | None = None) -> pd.DataF
     if len(frame):  # the server's order, made explicit: newest first, then by name
         frame = frame.sort_values(["modified", "name"], ascending=[False, True],
                                   na_position="last", kind="stable", ignore_index=True)
-    return frame
+    from ._compact import ModelsFrame
+
+    return ModelsFrame(frame)
 
 
 def running(*, host: str | None = None, client: Client | None = None) -> pd.DataFrame:
@@ -180,4 +184,6 @@ def running(*, host: str | None = None, client: Client | None = None) -> pd.Data
     if len(frame):
         frame = frame.sort_values(["expires", "name"], ascending=[False, True],
                                   na_position="last", kind="stable", ignore_index=True)
-    return frame
+    from ._compact import RunningFrame
+
+    return RunningFrame(frame)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..client import _session
 from ..client._chat import chats
 from ..client._errors import ModelNotFoundError, OllamaError, ResponseError, StreamError
 from ..client._hosts import Hosts
+from ..display._interrupt import one_line_interrupt
 from ._context import MagicSettings, client_for
 from ._interpolate import interpolate
 from ._parse import HELP, SUBCOMMANDS, split, subcommand_parser
@@ -51,18 +53,26 @@ def client_errors(model: str | None = None, *, missing: str | None = None) -> It
         raise UsageError(exc.message) from None
 
 
+# a pull or push reports its failure as an error line after its first status lines
+_MID_STREAM = re.compile(r"^Ollama reported an error mid-stream after \d+ chunks?: ")
+
+
 @contextlib.contextmanager
 def _not_there(action: str, model: str) -> Iterator[None]:
-    """A pull of a name the registry lacks, or a push of a model we lack, says where to look."""
+    """A pull of a name the registry lacks, or a push of a model we lack, says where to look;
+    any other error line of a pull/push/create is the server's own text, said once."""
     try:
         yield
     except StreamError as exc:
-        if action == "pull" and "file does not exist" in exc.message:
-            raise UsageError(f"{exc.message}: the registry has no model {model!r}; check the name "
+        said = _MID_STREAM.sub("", exc.message)
+        if action == "pull" and "file does not exist" in said:
+            raise UsageError(f"the registry has no model {model!r} ({said}); check the name "
                              f"and tag at https://ollama.com/library") from None
-        if action == "push" and "no such file or directory" in exc.message:
-            raise UsageError(f"no local model {model!r} to push ({exc.message}); `%ollama models` "
+        if action == "push" and "no such file or directory" in said:
+            raise UsageError(f"no local model {model!r} to push ({said}); `%ollama models` "
                              f"lists them (make one with %%ollama create or %ollama cp)") from None
+        if said != exc.message:
+            raise UsageError(f"{action} {model}: {said}") from None
         raise
 
 
@@ -147,20 +157,22 @@ class ServerStatus:
             rows.append(("models", str(self.models)))
         if self.engines is not None:
             rows.append(("server", "ollama_nb sandbox (not a real Ollama)"))
-            rows.extend(("embeddings", f"{model}: {engine}") for model, engine in sorted(self.engines.items()))
+            rows.append(("engines", "\n".join(f"{model}: {engine}"
+                                               for model, engine in sorted(self.engines.items()))))
         if self.error:
             rows.append(("error", self.error))
         return rows
 
-    def __repr__(self) -> str:
-        return "\n".join(f"{k:<10} {v}" for k, v in self._rows())
+    def __repr__(self) -> str:  # a value of several lines is indented under its one label
+        return "\n".join(f"{k:<10} {v}".replace("\n", "\n" + " " * 11) for k, v in self._rows())
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
 
     def _repr_html_(self) -> str:
-        rows = "".join(f'<tr><th style="text-align:left">{html.escape(k)}</th>'
-                       f'<td style="text-align:left">{html.escape(v)}</td></tr>' for k, v in self._rows())
+        rows = "".join(f'<tr><th style="text-align:left;vertical-align:top">{html.escape(k)}</th>'
+                       f'<td style="text-align:left">{html.escape(v).replace(chr(10), "<br>")}</td></tr>'
+                       for k, v in self._rows())
         return f"<table>{rows}</table>"
 
 
@@ -308,9 +320,9 @@ class Commands:
                 with stream:
                     for chunk in stream:
                         view.update(chunk)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             view.close(interrupted=True)
-            raise
+            raise one_line_interrupt(exc, f"{action} of {model} stopped; the server stops too") from None
         except UsageError as exc:
             view.close(error=str(exc))
             raise

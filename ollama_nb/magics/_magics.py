@@ -221,12 +221,18 @@ class OllamaMagics(Magics):
         chat = chats.get(args.chat) if args.chat else None
         request = build_request(args, prompt, model=model, default_options=self.options,
                                 user_ns=user_ns, local_ns=local_ns, chat=chat)
-        views = [self._pane()] if args.pane else []
-        live = LiveAnswer(header=f"{model} …", live=self.live and request.stream,
-                          rate=self.update_rate, views=views, stdout=self._plain_terminal())
+        live_display = self.live and request.stream
+        pane = self._pane() if args.pane and live_display else None
+        live = LiveAnswer(header=f"{model} …", live=live_display, rate=self.update_rate,
+                          view=pane, stdout=self._plain_terminal())
         client = self.client(args.host, args.timeout)
-        run_request(client, request, live, lambda r: self.store(r, args.output),
-                    show_stats=self.show_stats)
+        try:
+            run_request(client, request, live, lambda r: self.store(r, args.output),
+                        show_stats=self.show_stats)
+        finally:
+            close = getattr(pane, "close", None)
+            if callable(close):  # the final answer has replaced it; free its comms
+                close()
 
     def _plain_terminal(self) -> bool:
         """True in terminal IPython, whose display publisher prints every update in full."""
@@ -235,14 +241,10 @@ class OllamaMagics(Magics):
         return type(getattr(self.shell, "display_pub", None)) is DisplayPublisher
 
     def _pane(self) -> Any:
-        """A StreamPane widget shown above the answer (the answer itself stays a display_data)."""
-        from IPython.display import display
-
+        """A StreamPane that shows the answer while it streams (the final answer replaces it)."""
         try:
             from ..widgets import StreamPane
         except ImportError as exc:
             raise UsageError(f"--pane needs the ollama_nb widgets and ipywidgets ({exc}); "
                              f"pip install ipywidgets, or leave out --pane") from None
-        pane = StreamPane()
-        display(pane)
-        return pane
+        return StreamPane(record=False)

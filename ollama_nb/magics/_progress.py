@@ -6,10 +6,13 @@ It works everywhere, including in saved notebooks.
 
 Widget seam: :func:`progress_view` shows ``ollama_nb.widgets.PullProgress(model, action)``
 when widgets are wanted (a kernel with a frontend, ``OllamaMagics.use_widgets``) and
-importable; it speaks :class:`ProgressView` itself: ``update(chunk)`` for each
-progress object from the server (``status``, ``digest``, ``total``, ``completed``)
-and ``close(error=None, interrupted=False)`` once at the end (the widget then also
-leaves a one-line text record, since widget state is not saved in notebooks).
+importable, in a display handle: ``update(chunk)`` for each progress object from the
+server (``status``, ``digest``, ``total``, ``completed``) goes to the bars, and
+``close(error=None, interrupted=False)`` once at the end replaces them with the
+outcome as an ordinary output (widget state is not saved in notebooks).
+
+An error is said once: by the UsageError that follows ``close(error=...)``. The view
+then keeps only what had arrived (with a pointer to the error), or nothing at all.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from ..display._throttle import Throttle
 from ..display._units import human_size
 
 __all__ = ["ProgressView", "TextProgress", "progress_view"]
+
+FAILED = "✖ stopped by the error that follows"
 
 
 @runtime_checkable
@@ -84,14 +89,15 @@ class TextProgress:
         if self.handle is not None and self._throttle.ready():
             self._send()
 
-    def _send(self) -> None:
+    def _send(self, bundle: dict[str, str] | None = None) -> None:
         from IPython.display import display
 
+        bundle = self.bundle() if bundle is None else bundle
         if self.handle is not None:
-            self.handle.update(self.bundle(), raw=True)
+            self.handle.update(bundle, raw=True)
             self.updates += 1
-        else:
-            display(self.bundle(), raw=True)
+        elif bundle:
+            display(bundle, raw=True)
 
     def close(self, error: str | None = None, interrupted: bool = False) -> None:
         if self._closed:
@@ -99,8 +105,11 @@ class TextProgress:
         self._closed = True
         if interrupted:
             self.status = f"⏹ interrupted ({self.status})"
+        elif error and not self.layers:  # the error that follows says it all
+            self._send({})
+            return
         elif error:
-            self.status = f"✖ {error}"
+            self.status = FAILED
         self._send()
 
 
@@ -114,9 +123,25 @@ def progress_view(action: str, model: str, *, live: bool, rate: float, widgets: 
         except ImportError:
             pass
         else:
-            from IPython.display import display
-
-            widget = PullProgress(model, action)
-            display(widget)
-            return widget  # it implements ProgressView (update / close)
+            return _Bars(PullProgress(model, action, record=False))
     return TextProgress(f"{action} {model}", live=live, rate=rate)
+
+
+class _Bars:
+    """The PullProgress bars in a display handle, replaced by their outcome at the end."""
+
+    def __init__(self, progress: Any) -> None:
+        from IPython.display import display
+
+        self.progress = progress
+        self.handle = display(progress, display_id=True)
+
+    def update(self, chunk: Any) -> None:
+        self.progress.update(chunk)
+
+    def close(self, error: str | None = None, interrupted: bool = False) -> None:
+        self.progress.close(error=error, interrupted=interrupted)
+        outcome = self.progress.outcome(error=FAILED if error and not interrupted else None)
+        if self.handle is not None:
+            self.handle.update(outcome, raw=True)
+        self.progress.widget.close()

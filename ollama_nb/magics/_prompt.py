@@ -5,7 +5,11 @@ plain record of them for ``result.request``); :func:`run_request` streams the
 answer through :class:`LiveAnswer` and always ends with a final display and a
 stored :class:`OllamaResult` — on success, on a server error (partial kept, then
 a one-line UsageError) and on KeyboardInterrupt (partial kept, marked, then
-re-raised so "Run All" stops).
+re-raised so "Run All" stops, shown as one line instead of a traceback).
+
+Each thing is said once: the answer's own output carries the text, the stats and
+whether it is partial; the error's message is the UsageError's alone (an output
+with nothing in it is removed).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +27,9 @@ from IPython.core.error import UsageError
 
 from ..client._args import check_images
 from ..client._chat import ChatSession
-from ..client._errors import InvalidArgumentError, OllamaError, OllamaTimeout
-from ..display._render import Stats, stats_line
+from ..client._errors import InvalidArgumentError, OllamaError, OllamaTimeout, ResponseError
+from ..display._interrupt import one_line_interrupt
+from ..display._render import Stats, answer_bundle, stats_line
 from ._parse import parse_option
 from ._result import OllamaResult
 from ._stream_display import LiveAnswer
@@ -210,28 +216,46 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
             result.error = "the answer ended without done (incomplete stream)"  # defensive
         result.text, result.thinking = live.text, live.thinking
         if isinstance(failure, OllamaError):
-            result.error = _error_line(failure, kept=bool(result.text or result.thinking))
+            result.error = _error_line(failure, kept=bool(result.text or result.thinking),
+                                       model=request.model)
         result.tool_calls = tool_calls
         result.response = final
         result.stats = Stats.from_response(final, model=request.model)
         _remember(request, result)
         store(result)
-        line = stats_line(result.stats) if show_stats else ""
-        live.finish(result.bundle(show_stats=show_stats), result,
-                    tail="\n".join(x for x in (result.status, line) if x))
+        raised = isinstance(failure, OllamaError)
+        status = "✖ incomplete (the error follows)" if raised else result.status
+        stats = result.stats if show_stats and final is not None else None
+        live.finish(_shown(result, status, stats, raised), result,
+                    tail="\n".join(x for x in (status, stats_line(stats) if stats else "") if x))
     if isinstance(failure, KeyboardInterrupt):
-        raise failure
+        kept = result.text or result.thinking
+        raise one_line_interrupt(failure, "the partial answer is kept in _ollama" if kept
+                                 else "stopped before any answer arrived")
     if failure is not None:
         raise UsageError(result.error or str(failure)) from None
     return result
 
 
-def _error_line(error: OllamaError, *, kept: bool) -> str:
+def _shown(result: OllamaResult, status: str, stats: Stats | None, raised: bool) -> dict[str, str]:
+    """The answer's final output; ``{}`` (no output) when nothing arrived and an error follows."""
+    if raised and not (result.text or result.thinking):
+        return {}
+    return answer_bundle(result.text, thinking=result.thinking, fmt=result.fmt, status=status,
+                         stats=stats)
+
+
+def _error_line(error: OllamaError, *, kept: bool, model: str = "") -> str:
     """The one line a cell shows: the client's message, with the magic's own next step."""
     line = error.message
     if isinstance(error, OllamaTimeout):
         line = (f"{error.reason}; give it more time with --timeout SECONDS "
                 f"(or %config OllamaMagics.timeout = SECONDS)")
+    elif (isinstance(error, ResponseError) and error.status_code == 400
+          and re.search(r"does not support (generate|chat)\b", error.error)):
+        line += (f". {model} is an embedding model: embed with `%%ollama embed {model}` or "
+                 f"onb.embed(texts, model={model!r}); `%ollama models` lists the chat models "
+                 f"(capability completion)")
     if kept:
         line += " (the partial answer is kept in _ollama)"
     return line

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..display._interrupt import INTERRUPTED
 from ..display._render import Stats, answer_bundle
 
 __all__ = ["OllamaResult"]
@@ -50,15 +51,16 @@ class OllamaResult:
     def status(self) -> str:
         """The line shown after the answer: interrupted, error, or empty."""
         if self.interrupted:
-            return "⏹ interrupted (partial answer)"
+            return INTERRUPTED
         if self.error:
             return f"✖ {self.error}"
         return ""
 
     def bundle(self, *, show_stats: bool = True) -> dict[str, str]:
         """The final display bundle (safe HTML + plain text)."""
+        stats = self.stats if show_stats and self.response is not None else None
         return answer_bundle(self.text, thinking=self.thinking, fmt=self.fmt, status=self.status,
-                             stats=self.stats if show_stats else None)
+                             stats=stats)
 
     def __str__(self) -> str:
         return self.text

@@ -1,11 +1,12 @@
-"""Throttled streaming into one display handle (plus optional live views such as a pane).
+"""Throttled streaming into one display handle (or into a live view such as a pane).
 
 One answer is one ``display_data`` output: ``display(bundle, raw=True,
 display_id=True)`` first, then ``handle.update(...)``. That is the mechanism that
 every frontend (JupyterLab, Notebook 7, VS Code, Colab, nbclient) keeps in the
 saved notebook. Tokens are merged between updates; at most ``rate`` updates a
 second are sent (0: none until the end), and :meth:`LiveAnswer.finish` always
-sends the final bundle — at the end, on error and on interrupt.
+sends the final bundle — at the end, on error and on interrupt. A final bundle
+of ``{}`` removes the output (an error raised right after says it all).
 
 In ``final`` mode (nbval, nbconvert) nothing is shown until :meth:`finish`,
 which then makes a single plain ``display``. In a plain terminal IPython
@@ -13,17 +14,21 @@ which then makes a single plain ``display``. In a plain terminal IPython
 tokens are written to stdout as they arrive and the end adds only the status and
 stats lines.
 
-Views
------
-Anything with the :class:`AnswerView` methods can ride along (the StreamPane
-widget does): it gets ``start(model)``, throttled ``update(text, thinking)``
-with the whole answer so far, and ``finish(result)`` with the
-:class:`~ollama_nb.magics._result.OllamaResult`. A view may expose
-``stop_requested`` (a ``threading.Event``); when it is set, the magic closes the
-stream between chunks and keeps the partial answer, as with an interrupt. A view
-may also define ``attach(stream)``: it then gets the live ``Stream`` and may call
-``stream.close()`` from any thread (a Stop click while the model is slow), which
-ends the read at once.
+The view
+--------
+Anything with the :class:`AnswerView` methods can stand in for the live output (the
+StreamPane widget does): it gets ``start(model)``, throttled ``update(text,
+thinking)`` with the whole answer so far, and ``finish(result)`` with the
+:class:`~ollama_nb.magics._result.OllamaResult`. A view that can be displayed
+(``_repr_mimebundle_``, as every widget) *is* the output while the answer streams:
+the handle shows it, the throttled updates go to it alone, and the final bundle
+replaces it. So one answer is on screen, and the saved notebook holds the finished
+answer as an ordinary output, not a widget that needs its state to show anything.
+A view may expose ``stop_requested`` (a ``threading.Event``); when it is set, the
+magic closes the stream between chunks and keeps the partial answer, as with an
+interrupt. A view may also define ``attach(stream)``: it then gets the live
+``Stream`` and may call ``stream.close()`` from any thread (a Stop click while the
+model is slow), which ends the read at once.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from ..display._render import streaming_bundle
@@ -55,13 +60,15 @@ class LiveAnswer:
     """Collect chunks of one answer and show them through a throttled display handle."""
 
     def __init__(self, *, header: str = "", live: bool = True, rate: float = 10.0,
-                 views: Sequence[Any] = (), clock: Callable[[], float] = time.monotonic,
+                 view: Any = None, clock: Callable[[], float] = time.monotonic,
                  stdout: bool = False) -> None:
         self.header = header
         self.stdout = stdout and live
         self.live = live and not self.stdout
         self.interval = 1.0 / rate if rate > 0 else None
-        self.views = list(views)
+        self.view = view
+        # a widget view is shown in the handle's place while the answer streams
+        self._view_shown = self.live and hasattr(view, "_repr_mimebundle_")
         self._clock = clock
         self._text: list[str] = []
         self._thinking: list[str] = []
@@ -81,29 +88,27 @@ class LiveAnswer:
 
     @property
     def stop_requested(self) -> bool:
-        """True when a view (e.g. a Stop button) asked to stop."""
-        for view in self.views:
-            event = getattr(view, "stop_requested", None)
-            if isinstance(event, threading.Event) and event.is_set():
-                return True
-        return False
+        """True when the view (e.g. its Stop button) asked to stop."""
+        event = getattr(self.view, "stop_requested", None)
+        return isinstance(event, threading.Event) and event.is_set()
 
     def start(self, model: str = "") -> None:
-        """Show the placeholder (live mode) and tell the views."""
+        """Show the placeholder, or the view (live mode), and tell the view."""
         from IPython.display import display
 
-        if self.live:
+        if self.view is not None:
+            self.view.start(model)
+        if self._view_shown:
+            self.handle = display(self.view, display_id=True)
+        elif self.live:
             self.handle = display(streaming_bundle("", header=self.header), raw=True, display_id=True)
         self._throttle = Throttle(self.interval, self._push, clock=self._clock, wait_first=True)
-        for view in self.views:
-            view.start(model)
 
     def attach(self, stream: Any) -> None:
-        """Hand the open stream to views that can close it (``attach(stream)``)."""
-        for view in self.views:
-            attach = getattr(view, "attach", None)
-            if callable(attach):
-                attach(stream)
+        """Hand the open stream to a view that can close it (``attach(stream)``)."""
+        attach = getattr(self.view, "attach", None)
+        if callable(attach):
+            attach(stream)
 
     def feed(self, text: str = "", thinking: str = "") -> None:
         """Add a chunk; it is shown now if the interval has passed, else when it does."""
@@ -123,15 +128,16 @@ class LiveAnswer:
         if not self._dirty or self.finished:
             return
         text, thinking = self.text, self.thinking
-        if self.handle is not None:
+        if self.handle is not None and not self._view_shown:
             self.handle.update(streaming_bundle(text, thinking=thinking), raw=True)
             self.updates += 1
-        for view in self.views:
-            view.update(text, thinking)
+        if self.view is not None:
+            self.view.update(text, thinking)
         self._dirty = False
 
     def finish(self, bundle: dict[str, str], result: Any = None, tail: str = "") -> None:
-        """Send the final bundle (always, exactly once) and hand the result to the views.
+        """Send the final bundle (always, exactly once; it replaces a shown view), then hand
+        the result to the view.
 
         With ``stdout`` the answer is already printed: only ``tail`` (status, stats) follows.
         """
@@ -147,10 +153,10 @@ class LiveAnswer:
         elif self.handle is not None:
             self.handle.update(bundle, raw=True)
             self.updates += 1
-        else:
+        elif bundle:
             display(bundle, raw=True)
-        for view in self.views:
+        if self.view is not None:
             try:
-                view.finish(result)
+                self.view.finish(result)
             except Exception:  # noqa: BLE001, S110 - a broken view must not hide the answer or the error
                 pass

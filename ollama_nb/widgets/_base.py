@@ -6,12 +6,12 @@ Nothing here imports ipywidgets, so the helpers stay usable (and testable) on th
 from __future__ import annotations
 
 import contextvars
-import html
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
+from ..display._render import inline_html
 from ..display._throttle import Throttle
 from ..display._units import human_size
 
@@ -63,10 +63,11 @@ def format_bytes(count: float | None) -> str:
 
 
 def muted(text: str) -> str:
-    """``text`` escaped, in the muted small style used for status and stats lines."""
-    return f'<span style="{MUTED}">{html.escape(text)}</span>' if text else ""
+    """``text`` escaped (`code` spans set as code), in the muted style of status lines."""
+    return f'<span style="{MUTED}">{inline_html(text)}</span>' if text else ""
 
 
 def error_html(text: str) -> str:
-    """``text`` escaped, in the error colour (server messages are untrusted too)."""
-    return f'<span style="{ERROR}">{html.escape(text)}</span>' if text else ""
+    """``text`` escaped (`code` spans set as code), in the error colour (server messages
+    are untrusted too)."""
+    return f'<span style="{ERROR}">{inline_html(text)}</span>' if text else ""

@@ -3,9 +3,14 @@
 The conversation lives in :data:`ollama_nb.client._chat.chats` under ``chat`` (default
 ``"default"``), so a ChatBox and the magic continue the same history. Replies
 stream in a background thread: the click or Enter that sent the message returns
-at once, so Stop (and everything else) stays clickable while the model answers.
-Every message is rendered through :mod:`ollama_nb.display._render` (raw HTML from the
-model is shown as text, never parsed).
+at once, so Stop (and everything else) stays clickable while the model answers; a
+message sent meanwhile is queued and goes out when the reply ends. Every message is
+rendered through :mod:`ollama_nb.display._render` (raw HTML from the model is shown
+as text, never parsed) into ``HTMLMath`` bubbles, so math is typeset as in a cell.
+
+Displaying a ChatBox also displays its transcript as an ordinary output (its record,
+hidden while the box is alive; see :mod:`._record`), updated after every turn, so a
+saved notebook keeps the conversation.
 """
 
 from __future__ import annotations
@@ -24,30 +29,41 @@ from ..client._session import session as defaults
 from ..display._render import (
     Stats,
     answer_bundle,
+    answer_html,
     escape_pre,
     render_markdown,
     stats_line,
-    streaming_bundle,
+    streaming_html,
 )
 from ._base import Throttle, error_html, in_thread, muted
 from ._picker import ModelPicker
+from ._record import Record
 
 __all__ = ["ChatBox"]
 
-_BUBBLE = "border-radius:8px;padding:0.35em 0.7em;margin:0.2em 0;max-width:92%"
+# a bubble never grows past its row: long words wrap inside it (overflow-wrap: anywhere)
+_BUBBLE = (
+    "border-radius:8px;padding:0.4em 0.75em;margin:0.25em 0;max-width:92%;width:fit-content;"
+    "min-width:0;box-sizing:border-box;overflow-wrap:anywhere;line-height:normal"
+)
 _USER = f"{_BUBBLE};background:var(--jp-layout-color2,#eef3fb);margin-left:auto"
 _ASSISTANT = (
     f"{_BUBBLE};background:var(--jp-layout-color1,#fff);"
     "border:1px solid var(--jp-border-color2,#ddd)"
 )
-_ROLE = "font-size:0.75em;color:var(--jp-ui-font-color2,#777)"
+_ROLE = "font-size:0.75em;line-height:1.3;margin-bottom:0.2em;color:var(--jp-ui-font-color2,#777)"
+# inside a bubble the last paragraph, list or code block needs no space below it
+_CSS = (
+    "<style>.ollama-nb-msg .ollama-nb-answer>:last-child{margin-bottom:0}"
+    ".ollama-nb-msg .ollama-nb-answer>:first-child{margin-top:0}</style>"
+)
 
 
 def _bubble(role: str, label: str, body: str) -> str:
     style = _USER if role == "user" else _ASSISTANT
     return (
         f'<div class="ollama-nb-msg ollama-nb-{html.escape(role)}" style="{style}">'
-        f'<div style="{_ROLE}">{html.escape(label)}</div>{body}</div>'
+        f'<div class="ollama-nb-role" style="{_ROLE}">{html.escape(label)}</div>{body}</div>'
     )
 
 
@@ -61,8 +77,22 @@ def message_html(message: dict[str, Any], model: str = "") -> str:
                              status=status)["text/html"]
         return _bubble(role, model or "assistant", body)
     if role == "user":
-        return _bubble(role, "You", render_markdown(content))
+        return _bubble(role, "You", answer_html(render_markdown(content)))
     return _bubble(role, role or "message", escape_pre(content))
+
+
+def transcript_bundle(messages: list[dict[str, Any]], model: str = "") -> dict[str, str]:
+    """A conversation as one safe output: the bubbles in HTML, ``role: text`` lines in text."""
+    shown = [m for m in messages if m.get("role") != "system"]
+    page = "".join(message_html(m, model) for m in shown)
+    lines = []
+    for m in shown:
+        who = "You" if m.get("role") == "user" else (model or str(m.get("role", "")))
+        mark = " (incomplete)" if m.get("incomplete") else ""
+        lines.append(f"{who}{mark}: {m.get('content') or ''}")
+    return {"text/plain": "\n\n".join(lines),
+            "text/html": f'<div class="ollama-nb-transcript" style="display:flex;'
+                         f'flex-direction:column">{page}</div>'}
 
 
 class ChatBox(w.VBox):
@@ -106,13 +136,16 @@ class ChatBox(w.VBox):
         self._lock = threading.Lock()
         self.future: Future[Any] | None = None  #: the reply being streamed (or the last one)
         self._generation = 0  # bumped by clear(): a reply from before a clear is not stored
+        self._queue: list[tuple[str, Future[Any]]] = []  # sent while a reply streamed
+        self._record = Record()
         session = chats.get(chat)
         self.picker = ModelPicker(client=client, host=host, bind=False, description="Model")
         chosen = model or session.model or defaults.model
         if chosen:
             self.picker.value = chosen
+        # width auto: the box fills the row without its 2 px margins pushing past it
         self.system_box = w.Textarea(
-            placeholder="System prompt (optional)", rows=2, layout=w.Layout(width="100%")
+            placeholder="System prompt (optional)", rows=2, layout=w.Layout(width="auto")
         )
         stored = (
             session.messages[0]["content"]
@@ -147,6 +180,7 @@ class ChatBox(w.VBox):
             layout=w.Layout(width="auto"),
         )
         self._status = w.HTML("")
+        self._css = w.HTML(_CSS, layout=w.Layout(display="none"))
         super().__init__(
             children=[
                 w.HBox([self.picker, self.clear_button]),
@@ -154,6 +188,8 @@ class ChatBox(w.VBox):
                 self.history,
                 w.HBox([self.input, self.send_button, self.stop_button]),
                 self._status,
+                self._css,
+                self._record.style,
             ],
             chat=chat,
             **kwargs,
@@ -180,25 +216,36 @@ class ChatBox(w.VBox):
         """Send ``text`` (default: the input box) and stream the reply in the background.
 
         Returns a ``Future`` of the reply's typed result, or None when there was
-        nothing to send or a reply is still streaming.
+        nothing to send. While a reply streams the message is queued (the status line
+        says so) and sent when the reply ends; Stop and Clear drop the queue.
         """
         message = (self.input.value if text is None else text).strip()
-        if not message or self.status in ("running", "stopping"):
+        if not message:
             return None
-        model = self.model
-        if not model:
+        if not self.model:
             self._set_status("error", "Choose a model first.")
             return None
         if text is None:
             self.input.value = ""
+        with self._lock:
+            if self.status in ("running", "stopping"):
+                queued: Future[Any] = Future()
+                self._queue.append((message, queued))
+                self._set_status(self.status)
+                return queued
+        return self._dispatch(message)
+
+    def _dispatch(self, message: str) -> Future[Any]:
+        """Show ``message`` and start streaming its reply in a worker thread."""
+        model = self.model
         session = self.session
         system = self.system_box.value.strip()
         if system:
             session.set_system(system)
         user = {"role": "user", "content": message}
         messages = session.window(extra=[user])
-        user_view = w.HTML(message_html(user))
-        reply_view = w.HTML(muted(f"{model} …"))
+        user_view = w.HTMLMath(message_html(user))
+        reply_view = w.HTMLMath(muted(f"{model} …"))
         self.history.children = (*self.history.children, user_view, reply_view)
         self.stop_requested.clear()
         self._set_status("running")
@@ -212,7 +259,11 @@ class ChatBox(w.VBox):
         return self.future
 
     def stop(self) -> None:
-        """Stop the reply being streamed, closing its connection now (thread-safe)."""
+        """Stop the reply being streamed, closing its connection now (thread-safe).
+
+        Messages queued behind it are not sent: their text goes back to the input box.
+        """
+        self._drop_queue()
         self.stop_requested.set()
         with self._lock:
             stream = self._stream
@@ -228,6 +279,35 @@ class ChatBox(w.VBox):
         self.session.reset(keep_system=True)
         self._render_history()
         self._set_status("idle")
+        self._update_record()
+
+    def _drop_queue(self) -> None:
+        with self._lock:
+            queued, self._queue = self._queue, []
+        for _message, future in queued:
+            future.cancel()
+        if queued:
+            texts = [m for m, _ in queued]
+            self.input.value = "\n".join([*([self.input.value] if self.input.value else []), *texts])
+
+    def _next_in_queue(self) -> None:
+        """After a reply: send the first queued message, its Future following the real one."""
+        with self._lock:
+            if not self._queue:
+                return
+            message, queued = self._queue.pop(0)
+        if not queued.set_running_or_notify_cancel():
+            return
+        real = self._dispatch(message)
+
+        def follow(done: Future[Any]) -> None:
+            error = done.exception()
+            if error is not None:
+                queued.set_exception(error)
+            else:
+                queued.set_result(done.result())
+
+        real.add_done_callback(follow)
 
     def to_dataframe(self) -> Any:
         """The conversation as a DataFrame (role, content, thinking, ...), like ``--history``."""
@@ -259,9 +339,7 @@ class ChatBox(w.VBox):
 
             def show() -> None:
                 reply_view.value = _bubble(
-                    "assistant",
-                    model,
-                    streaming_bundle(stream.text, thinking=stream.thinking)["text/html"],
+                    "assistant", model, streaming_html(stream.text, thinking=stream.thinking)
                 )
 
             throttle = Throttle(self.interval, show, wait_first=True)
@@ -290,6 +368,7 @@ class ChatBox(w.VBox):
                     self.input.value = message
             if generation == self._generation:
                 self._set_status("error", error)
+            self._drop_queue()
             raise
         finally:
             with self._lock:
@@ -309,6 +388,7 @@ class ChatBox(w.VBox):
             final = stream.final
             stats = Stats.from_response(final, model=model) if final is not None else None
             self._set_status("stopped" if stopped else "done", stats_line(stats) if stats else "")
+        self._next_in_queue()
         return stream.partial
 
     def _keep(
@@ -333,13 +413,14 @@ class ChatBox(w.VBox):
         session.add("assistant", stream.text, thinking=stream.thinking or None,
                     incomplete=stream.final is None)
         session.model = model
+        self._update_record()
 
     # -- display ----------------------------------------------------------------------
     def _render_history(self) -> None:
         old = self.history.children
         model = self.session.model or ""
         self.history.children = tuple(
-            w.HTML(message_html(m, model))
+            w.HTMLMath(message_html(m, model))
             for m in self.session.messages
             if m.get("role") != "system"
         )
@@ -359,8 +440,34 @@ class ChatBox(w.VBox):
             "error": "✖",
             "idle": "",
         }.get(status, status)
+        waiting = len(self._queue)
+        if running and waiting:
+            detail = (f"{waiting} message{'s' if waiting != 1 else ''} queued "
+                      f"(sent when this reply ends; Stop drops the queue)")
         text = " ".join(p for p in (label, detail) if p)
         self._status.value = error_html(text) if status == "error" else muted(text)
+
+    # -- the record: the transcript as an ordinary output ---------------------------------------
+    def _ipython_display_(self) -> None:
+        """Display the box, then its transcript as an ordinary output (hidden while alive)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        self._record.show(self._transcript())
+
+    def _transcript(self) -> dict[str, str]:
+        return transcript_bundle(self.session.messages, self.session.model or "")
+
+    def _update_record(self) -> None:
+        if self._record.handle is not None:  # only a box displayed by itself has a record
+            self._record.show(self._transcript())
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, with a text that stays true after it is saved (no message count)."""
+        bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = (f"ChatBox(chat={self.chat!r})  (a live widget; the conversation "
+                                f"is kept as the next output)")
+        return bundle
 
     def _on_input_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("event") == "submit":  # Enter in the input box
@@ -386,7 +493,9 @@ class ChatBox(w.VBox):
             self.stop_button,
             self.clear_button,
             self._status,
+            self._css,
             *self.children,
         ):
             child.close()
+        self._record.close()
         super().close()

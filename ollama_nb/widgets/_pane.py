@@ -11,13 +11,15 @@ click while the answer streams (see docs/widgets.md):
   handled. Output published after the cell ends is lost by nbclient/nbconvert.
 
 ``%%ollama --pane`` uses the pane as a view (``start``/``update``/``finish``,
-``stop_requested``) of the magic's own stream; the magic keeps the display output.
+``stop_requested``) of the magic's own stream: the magic shows the pane while the
+answer streams and replaces it with the final answer's output.
 
 Every string from the model goes through :mod:`ollama_nb.display._render` before it
-reaches an ``HTML`` widget: ipywidgets inserts ``HTML.value`` with ``innerHTML``,
-unsanitised. Live updates are throttled (``interval``) and each is exactly one
-widget message; the final answer is also published as an ordinary
-``display_data`` (``record=True``) so the saved notebook keeps it.
+reaches an ``HTMLMath`` widget (so math is typeset as in a cell's output): ipywidgets
+inserts its ``value`` with ``innerHTML``, unsanitised. Live updates are throttled
+(``interval``) and each is exactly one widget message; each finished answer is also
+published as an ordinary ``display_data`` (``record=True``), hidden while the pane
+is alive, so the saved notebook keeps it (see :mod:`._record`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ import ipywidgets as w
 from traitlets import Bool, Float, Unicode
 
 from ..client._errors import OllamaError
-from ..display._render import FORMATS, Stats, answer_bundle, stats_line, streaming_bundle
+from ..display._interrupt import INTERRUPTED
+from ..display._render import FORMATS, Stats, answer_bundle, stats_line, streaming_html
 from ._base import Throttle, error_html, in_thread, muted
+from ._record import Record
 
 __all__ = ["StreamPane"]
 
@@ -42,7 +46,7 @@ _STATUS_TEXT = {
     "stopping": "stopping…",
     "done": "✔ done",
     "stopped": "⏹ stopped (partial answer)",
-    "interrupted": "⏹ interrupted (partial answer)",
+    "interrupted": INTERRUPTED,
     "error": "✖ error",
 }
 
@@ -61,8 +65,8 @@ class StreamPane(w.VBox):
     )
     record = Bool(
         True,
-        help="Also publish the final answer as an ordinary display output "
-        "(run/arun/start), so the saved notebook keeps it.",
+        help="Also publish each finished answer as an ordinary display output "
+        "(run/arun/start), hidden while the pane is alive, so the saved notebook keeps it.",
     )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -81,14 +85,22 @@ class StreamPane(w.VBox):
             tooltip="Stop the answer (closes the connection)",
             layout=w.Layout(width="auto"),
         )
-        self._body = w.HTML("", layout=w.Layout(min_height="2em"))
+        # HTMLMath: the frontend typesets the answer's math (the rest is marked mathjax_ignore)
+        self._body = w.HTMLMath("", layout=w.Layout(min_height="2em"))
         self._stats = w.HTML("")
+        self._record = Record()
         kwargs.setdefault(
             "layout",
             w.Layout(border="1px solid var(--jp-border-color2,#ddd)", padding="0.3em 0.6em"),
         )
         super().__init__(
-            children=[w.HBox([self.stop_button, self._status]), self._body, self._stats], **kwargs
+            children=[
+                w.HBox([self.stop_button, self._status]),
+                self._body,
+                self._stats,
+                self._record.style,
+            ],
+            **kwargs,
         )
         self.add_class("ollama-nb-pane")
         self.stop_button.on_click(lambda _button: self.stop())
@@ -109,7 +121,7 @@ class StreamPane(w.VBox):
     def update(self, text: str, thinking: str = "") -> None:
         """As a view: the whole answer so far (the caller throttles). One widget message."""
         self.text, self.thinking = text, thinking
-        self._body.value = streaming_bundle(text, thinking=thinking)["text/html"]
+        self._body.value = streaming_html(text, thinking=thinking)
         self.updates += 1
 
     def attach(self, stream: Any) -> None:
@@ -344,7 +356,7 @@ class StreamPane(w.VBox):
             answer_bundle(text, thinking=thinking, fmt=fmt)["text/html"] if text or thinking else ""
         )
         if error:
-            body += f"<div>{error_html(error)}</div>"
+            body += f'<div class="ollama-nb-error">{error_html(error)}</div>'
         self._body.value = body
         line = stats_line(stats) if stats is not None else ""
         self._stats.value = muted(line)
@@ -359,19 +371,17 @@ class StreamPane(w.VBox):
         """The final answer as an ordinary display output (what a saved notebook keeps)."""
         if not self.record or self.status in ("idle", "running"):
             return
-        from IPython.display import display
-
         note = {
             "stopped": _STATUS_TEXT["stopped"],
             "interrupted": _STATUS_TEXT["interrupted"],
             "error": f"✖ {self.error}" if self.error else "",
         }.get(self.status, "")
         fmt = self.fmt if self.fmt in FORMATS else "markdown"
-        display(
+        self._record.show(
             answer_bundle(
                 self.text, thinking=self.thinking, stats=self._final_stats, fmt=fmt, status=note
             ),
-            raw=True,
+            new=True,
         )
 
     # -- text ---------------------------------------------------------------------------------
@@ -382,11 +392,18 @@ class StreamPane(w.VBox):
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, with a text that stays true after it is saved (no status, no count)."""
+        bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = "StreamPane()  (a live widget; its finished answers are outputs)"
+        return bundle
+
     def close(self) -> None:
         """Stop any running answer and close the widgets."""
         self.stop()
         for child in (self.stop_button, self._status, self._body, self._stats, *self.children):
             child.close()
+        self._record.close()
         super().close()
 
 

@@ -1,9 +1,12 @@
-"""``ModelPicker``: a dropdown of the server's local models, bound to the session default.
+"""``ModelPicker``: a dropdown of the server's local chat models, bound to the session default.
 
 Choosing a model sets ``session.model`` (what ``%%ollama`` uses when no model is
 named); ``%ollama model NAME`` (or anything calling ``session.set("model", ...)``)
-moves the picker. When the server cannot be reached the dropdown is hidden and a
-clear one-line message says why, instead of an empty list.
+moves the picker. Embedding-only models are left out (they cannot answer a prompt;
+``%ollama models`` still lists them): a model counts as one when ``/api/tags`` says
+its capabilities lack ``completion`` (Ollama >= 0.30), or, from older servers, when
+its family is a BERT encoder. When the server cannot be reached the dropdown is
+hidden and a clear one-line message says why, instead of an empty list.
 """
 
 from __future__ import annotations
@@ -20,6 +23,20 @@ from ..client._session import session
 from ._base import error_html, format_bytes, muted
 
 __all__ = ["ModelPicker"]
+
+
+_ENCODER_FAMILIES = ("bert", "nomic-bert", "jina-bert", "xlm-roberta", "roberta")
+
+
+def embedding_only(entry: Any) -> bool:
+    """True for a model that only embeds (no ``completion``): not a choice for chat."""
+    raw = getattr(entry, "raw", entry) or {}
+    caps = raw.get("capabilities")
+    if isinstance(caps, list):
+        return "completion" not in caps
+    details = raw.get("details") or {}
+    families = [details.get("family"), *(details.get("families") or [])]
+    return any(str(f).lower() in _ENCODER_FAMILIES for f in families if f)
 
 
 def _match(name: str, names: list[str]) -> str | None:
@@ -64,6 +81,7 @@ class ModelPicker(w.VBox):
         self._client, self._host = client, host
         self._syncing = False
         self._names: list[str] = []
+        self._embedders: set[str] = set()
         self.dropdown = w.Dropdown(
             options=[], description=description, layout=w.Layout(width="auto", min_width="18em")
         )
@@ -106,7 +124,9 @@ class ModelPicker(w.VBox):
         finally:
             self.refresh_button.disabled = False
         self.error = ""
-        entries = sorted(((m.name or m.model or "", m.size) for m in models), key=lambda e: e[0])
+        chat = [m for m in models if not embedding_only(m)]
+        self._embedders = {m.name or m.model or "" for m in models if embedding_only(m)}
+        entries = sorted(((m.name or m.model or "", m.size) for m in chat), key=lambda e: e[0])
         self._names = [name for name, _ in entries if name]
         self.count = len(self._names)
         self._options = [
@@ -115,9 +135,15 @@ class ModelPicker(w.VBox):
         self.dropdown.layout.display = None
         self.dropdown.disabled = False
         if self._names:
-            self.status.value = muted(f"{self.count} local model{'s' if self.count != 1 else ''}")
+            self.status.value = muted(
+                f"{self.count} local chat model{'s' if self.count != 1 else ''}"
+                + (f" ({len(self._embedders)} embedding-only not listed)" if self._embedders else "")
+            )
+        elif self._embedders:
+            self.status.value = muted("Only embedding models here: pull a chat model with "
+                                      "`%ollama pull NAME`.")
         else:
-            self.status.value = muted("No local models yet: pull one with %ollama pull NAME.")
+            self.status.value = muted("No local models yet: pull one with `%ollama pull NAME`.")
         self._select(self.value)
 
     def _show_error(self, message: str) -> None:
@@ -137,7 +163,9 @@ class ModelPicker(w.VBox):
         options = list(getattr(self, "_options", []))
         chosen = _match(name, self._names) if name else None
         if name and chosen is None and not self.error:
-            options.append((f"{name}  (not installed)", name))
+            embedder = _match(name, sorted(getattr(self, "_embedders", ())))
+            note = "embedding model, cannot chat" if embedder else "not installed"
+            options.append((f"{name}  ({note})", name))
             chosen = name
         with self._quiet():
             if list(self.dropdown.options) != options:
@@ -182,7 +210,7 @@ class ModelPicker(w.VBox):
     def __repr__(self) -> str:
         if self.error:
             return f"ModelPicker(value={self.value!r}, server unreachable)"
-        return f"ModelPicker(value={self.value!r}, {self.count} local models)"
+        return f"ModelPicker(value={self.value!r}, {self.count} local chat models)"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))

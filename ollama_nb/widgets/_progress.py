@@ -8,6 +8,10 @@ are throttled (``interval``); the last state is always pushed.
 Without a widget frontend (plain IPython, scripts, tests) the same object prints
 short text lines instead: a status line when the status changes and a
 percentage per layer at most once per ``text_interval``.
+
+The outcome (one line per layer and the final state) is also kept as an ordinary
+output, the record, hidden while the bars are alive (see :mod:`._record`); the
+magics instead replace the bars with that outcome when the pull ends.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from traitlets import Bool, Float, HasTraits, Unicode
 
 from ..client._errors import OllamaError
 from ._base import Throttle, error_html, format_bytes, has_widget_frontend, muted
+from ._record import Record
 
 __all__ = ["PullProgress"]
 
@@ -85,8 +90,8 @@ class PullProgress(HasTraits):
     )
     record = Bool(
         True,
-        help="In widget mode, also leave a one-line text summary as a display "
-        "output when finished (widget state is not saved in notebooks).",
+        help="In widget mode, also leave the outcome as a display output when finished, "
+        "hidden while the bars are alive (widget state is not saved in notebooks).",
     )
 
     def __init__(
@@ -115,7 +120,8 @@ class PullProgress(HasTraits):
         self._title = w.HTML("")
         self._status = w.HTML("")
         self._bars = w.VBox()
-        self.widget = w.VBox([self._title, self._bars, self._status])
+        self._record = Record()
+        self.widget = w.VBox([self._title, self._bars, self._status, self._record.style])
         self.widget.add_class("ollama-nb-progress")
         super().__init__(
             model=model,
@@ -161,8 +167,9 @@ class PullProgress(HasTraits):
     def finish(self, error: str | None = None, interrupted: bool = False) -> None:
         """Final state: success (every bar full) or the error; always pushed, once.
 
-        In widget mode a one-line text record follows as an ordinary display output
-        (``record``), because widget state is not kept in a saved notebook.
+        In widget mode the outcome follows as an ordinary display output (``record``,
+        hidden while the bars are alive), because widget state is not kept in a saved
+        notebook.
         """
         if self.state in ("success", "error"):
             return
@@ -181,16 +188,37 @@ class PullProgress(HasTraits):
         else:
             self._push()
             if self.record and has_widget_frontend():
-                from IPython.display import display
+                self._record.show(self.outcome())
 
-                display({"text/plain": self._summary()}, raw=True)
-
-    def _summary(self) -> str:
+    def _summary(self, error: str | None = None) -> str:
+        if self.state == "error" and self.error == "interrupted":
+            return f"⏹ {self.action} {self.model}: interrupted"
         if self.state == "error":
-            return f"✖ {self.action} {self.model}: {self.error}"
+            return f"✖ {self.action} {self.model}: {self.error if error is None else error}"
         size = sum(layer.total for layer in self._layers.values())
         layers = f" ({len(self._layers)} layers, {format_bytes(size)})" if self._layers else ""
         return f"✔ {self.action} {self.model}: success{layers}"
+
+    def outcome(self, *, error: str | None = None) -> dict[str, str]:
+        """The finished state as an ordinary output: a line per layer, then the outcome.
+
+        ``error`` replaces the error's text in the last line (the magics, whose own
+        error line follows, pass a short pointer to it). Nothing to show gives ``{}``.
+        """
+        if self.state == "error" and error is not None and not self._layers:
+            return {}
+        lines = [f"  {layer.short}  {format_bytes(layer.total)}"
+                 + ("" if self.state == "success" or layer.completed >= layer.total
+                    else f"  ({format_bytes(layer.completed)} done)")
+                 for layer in self._layers.values() if layer.total]
+        last = self._summary(error)
+        text = "\n".join([*lines, last])
+        rows = "".join(f"<div>{html.escape(line.strip())}</div>" for line in lines)
+        tail = error_html(last) if self.state == "error" else muted(last)
+        return {"text/plain": text,
+                "text/html": f'<div class="ollama-nb-outcome" style="font-size:0.9em">'
+                             f'<div style="color:var(--jp-ui-font-color2,#777)">{rows}</div>'
+                             f"<div>{tail}</div></div>"}
 
     def run(
         self,
@@ -328,8 +356,10 @@ class PullProgress(HasTraits):
         printer.text(repr(self))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The bars, with a text that stays true after it is saved (no state, no count)."""
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/plain"] = repr(self)
+        bundle["text/plain"] = (f"PullProgress({self.action} {self.model!r})  (live bars; the "
+                                f"outcome is kept as the next output)")
         return bundle
 
     def close(self, error: str | None = None, interrupted: bool = False) -> None:

@@ -1,10 +1,12 @@
-"""A tiny Ollama look-alike whose model says hostile HTML (for the escaping tests).
+"""A tiny Ollama look-alike whose models say exactly what a test needs.
 
 The sandbox's models only say what its text engine makes up, so this server
-streams a fixed answer (and thinking, and a model name) full of markup that would
-run script if it reached the page unescaped. Standard library only; HTTP/1.0
-with the body ended by closing the connection, which the client reads the same
-way as a chunked body.
+streams fixed answers: any model streams a fixed answer (and thinking, and a
+model name) full of markup that would run script if it reached the page
+unescaped; the model ``echo`` answers with the prompt itself (for the browser
+tests that look at how given Markdown, math and long words are set). Standard
+library only; HTTP/1.0 with the body ended by closing the connection, which the
+client reads the same way as a chunked body.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +27,7 @@ HOSTILE_THINKING = (
     '<img src=y onerror="window.__xss=true">thinking<script>window.__xss=true</script>'
 )
 HOSTILE_MODEL = "evil<img src=z onerror=window.__xss=true>:latest"
+ECHO_MODEL = "echo:latest"  # answers with its prompt (the last message's content in a chat)
 DANGEROUS = ("<script", "<img", "<svg", "onerror=", "onload=", "javascript:window")
 
 
@@ -72,6 +76,18 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "models": [
                         {
+                            "name": ECHO_MODEL,
+                            "model": ECHO_MODEL,
+                            "size": 7654321,
+                            "digest": "1" * 64,
+                            "modified_at": "2026-01-01T00:00:00Z",
+                            "details": {
+                                "family": "echo",
+                                "parameter_size": "1B",
+                                "quantization_level": "Q4_0",
+                            },
+                        },
+                        {
                             "name": HOSTILE_MODEL,
                             "model": HOSTILE_MODEL,
                             "size": 1234567,
@@ -113,13 +129,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(json.dumps({**base, **obj}).encode() + b"\n")
             self.wfile.flush()
 
-        for piece in _chunks(HOSTILE_THINKING):
+        echo = model.split(":")[0] == ECHO_MODEL.split(":")[0]
+        if echo:
+            messages = request.get("messages") or [{}]
+            answer, thinking = (messages[-1].get("content") if chat else request.get("prompt")), ""
+        else:
+            answer, thinking = HOSTILE_ANSWER, HOSTILE_THINKING
+        delay = getattr(self.server, "token_delay", 0.0)
+        for piece in _chunks(str(thinking or "")):
             line(
                 {"message": {"role": "assistant", "content": "", "thinking": piece}, "done": False}
                 if chat
                 else {"response": "", "thinking": piece, "done": False}
             )
-        for piece in _chunks(HOSTILE_ANSWER):
+        for piece in _chunks(str(answer or "")):
+            time.sleep(delay)
             line(
                 {"message": {"role": "assistant", "content": piece}, "done": False}
                 if chat
@@ -146,9 +170,10 @@ class _Handler(BaseHTTPRequestHandler):
 class HostileServer:
     """``with HostileServer() as server: server.url``: serves on a free loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, token_delay: float = 0.0) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
+        self._server.token_delay = token_delay  # type: ignore[attr-defined]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True, name="hostile-ollama"
         )
