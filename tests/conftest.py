@@ -4,8 +4,25 @@ pytest plugin (entry point `pytest11`), exactly as users' own suites get it."""
 from __future__ import annotations
 
 import gc
+import signal
+from collections.abc import Iterator
 
 import pytest
+
+
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler (KeyboardInterrupt) for a test that sends SIGINT.
+
+    A process started in the background (``cmd &``, ``nohup``) inherits SIGINT *ignored*,
+    and then Python never raises KeyboardInterrupt: tests that interrupt must not depend
+    on what the parent set.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -83,19 +83,22 @@ _ANSWER_STYLE = ("overflow-wrap:anywhere;padding-right:0;"
                  "font-size:var(--jp-content-font-size1,inherit);"
                  "line-height:var(--jp-content-line-height,1.6)")
 _FLOW_STYLE = "white-space:pre-wrap;margin:0"  # text as it arrives, in the answer's typeface
+# what scrolls sideways takes the width it is given and never asks for more (width 0,
+# min-width 100%): its long lines must not widen a widget or a flex row around it
+_SCROLLS = "overflow-x:auto;box-sizing:border-box;width:0;min-width:100%"
 # code keeps its lines and scrolls sideways (inline, so it beats the output area's
 # `pre {word-break: break-all; white-space: pre-wrap}`)
-_CODE_PRE_STYLE = ("white-space:pre;overflow-x:auto;word-break:normal;overflow-wrap:normal;"
+_CODE_PRE_STYLE = (f"white-space:pre;{_SCROLLS};word-break:normal;overflow-wrap:normal;"
                    "margin:0 0 1em;padding:0.4em 0.6em;border-radius:3px;"
                    "background:var(--jp-cell-editor-background,#f5f5f5);"
                    "font-family:var(--jp-code-font-family,monospace);"
                    "font-size:var(--jp-code-font-size,0.9em);"
                    "line-height:var(--jp-code-line-height,1.4)")
 _CODE_IN_PRE_STYLE = "white-space:inherit;background:none;padding:0;font-size:inherit"
-_TABLE_WRAP_STYLE = "overflow-x:auto;max-width:100%;margin-bottom:1em"
+_TABLE_WRAP_STYLE = f"{_SCROLLS};margin-bottom:1em"
 _TABLE_STYLE = "margin:0;table-layout:auto"
 _MATH_CLASSES = "ollama-nb-math mathjax_process tex2jax_process"
-_DISPLAY_MATH_STYLE = "overflow-x:auto;margin:0 0 1em"
+_DISPLAY_MATH_STYLE = f"{_SCROLLS};margin:0"  # MathJax gives display math its own 1em margins
 # TeX commands that link, load or style: such math is shown as code, never typeset
 _UNSAFE_TEX = re.compile(r"\\(?:href|url|require|class|cssId|style|html\w*|unicode|data)\b")
 _MUTED = "color:var(--jp-ui-font-color2,#777);font-size:0.85em"
@@ -180,6 +183,13 @@ def _markdown() -> Any:
     def table_close(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         return str(renderer.renderToken(tokens, idx, options, env)) + "</div>\n"
 
+    def cell_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        if not tokens[idx].attrGet("style"):  # unaligned columns read left to right, in
+            tokens[idx].attrSet("style", "text-align:left")  # outputs as in widgets
+        return str(renderer.renderToken(tokens, idx, options, env))
+
+    md.add_render_rule("th_open", cell_open)
+    md.add_render_rule("td_open", cell_open)
     md.add_render_rule("fence", code_block(default_fence))
     md.add_render_rule("code_block", code_block(default_code))
     md.add_render_rule("table_open", table_open)

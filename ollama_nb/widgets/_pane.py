@@ -33,7 +33,7 @@ import ipywidgets as w
 from traitlets import Bool, Float, Unicode
 
 from ..client._errors import OllamaError
-from ..display._interrupt import INTERRUPTED
+from ..display._interrupt import INTERRUPTED, one_line_interrupt
 from ..display._render import FORMATS, Stats, answer_bundle, stats_line, streaming_html
 from ._base import Throttle, error_html, in_thread, muted
 from ._record import Record
@@ -294,9 +294,11 @@ class StreamPane(w.VBox):
                     stream.close()
                     break
                 self._throttle.poke()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             status = "interrupted"
-            raise
+            raise one_line_interrupt(
+                exc, "the partial answer is kept in the pane (pane.text, pane.result)"
+            ) from None
         except Exception as exc:
             status, error = "error", _message(exc)
             raise

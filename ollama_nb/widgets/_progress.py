@@ -27,6 +27,7 @@ import ipywidgets as w
 from traitlets import Bool, Float, HasTraits, Unicode
 
 from ..client._errors import OllamaError
+from ..display._interrupt import one_line_interrupt
 from ._base import Throttle, error_html, format_bytes, has_widget_frontend, muted
 from ._record import Record
 
@@ -248,9 +249,9 @@ class PullProgress(HasTraits):
                 for chunk in stream:
                     self.feed(chunk)
                 result = stream.partial
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             self.finish(error="interrupted")
-            raise
+            raise one_line_interrupt(exc, f"{action} of {self.model} stopped") from None
         except Exception as exc:
             self.finish(
                 error=exc.message

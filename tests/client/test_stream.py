@@ -170,7 +170,7 @@ def test_keyboard_interrupt_without_with_block_still_closes(script_server) -> No
     assert script_server.wait_done().disconnected
 
 
-def test_keyboard_interrupt_during_a_blocked_read(script_server) -> None:
+def test_keyboard_interrupt_during_a_blocked_read(script_server, default_sigint) -> None:
     """SIGINT while the main thread waits in recv(): the socket is closed, the error passes on."""
     gate = [threading.Event()]
     script_server.add("/api/generate", Reply.ndjson([*CHUNKS, FINAL], gate=gate))

@@ -24,6 +24,8 @@ from IPython.utils.capture import capture_output
 import ollama_nb as onb
 from ollama_nb.client._chat import chats
 
+pytestmark = pytest.mark.usefixtures("default_sigint")  # SIGINT must raise, whatever was inherited
+
 
 @contextmanager
 def interrupt_when(ready: Callable[[], bool], *, delay: float = 0.0) -> Iterator[threading.Thread]:

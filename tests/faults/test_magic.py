@@ -46,10 +46,12 @@ def test_prompt(case: Case, ip: InteractiveShell, env: Env) -> None:
     assert ip.user_ns["out"] is result and not result.done and result.error
     assert pages, "nothing on screen"
     final = cap.outputs[-1].data
-    assert "✖" in final["text/plain"]
-    if case.partial:
+    if case.partial:  # the partial answer, marked; the error's text only in the UsageError
         assert result.text, "the partial answer was lost"
         assert final["text/plain"].startswith(result.text)
+        assert "✖ incomplete" in final["text/plain"] and message not in final["text/plain"]
+    else:  # nothing arrived: the placeholder goes, the error alone says what happened
+        assert final == {}, final
 
 
 @pytest.mark.parametrize("case", [p for p in cases_for("magic") if p.values[0].partial])

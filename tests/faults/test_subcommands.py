@@ -58,11 +58,13 @@ def test_pull(case: Case, ip: InteractiveShell, env: Env) -> None:
         with pytest.raises(UsageError) as info:
             run(ip, f"%ollama pull {model}{_host(target)}")
     check_line(str(info.value), case, "pull")
-    shown = [o.data.get("text/plain", "") for o in cap.outputs] + [cap.stdout]
     assert all(not live_markup(page) for page in html_outputs(cap))
-    # the progress view was closed with the error (not left "running")
+    # the progress view was closed (not left "running"), and the error is said once: by the
+    # UsageError; with nothing pulled yet the progress output is removed
     if cap.outputs:
-        assert "✖" in shown[-2] or "error" in shown[-2].lower(), shown[-2]
+        final = cap.outputs[-1].data
+        assert final == {} or "✖ stopped by the error that follows" in final["text/plain"], final
+        assert str(info.value) not in final.get("text/plain", "")
 
 
 @pytest.mark.parametrize("line, message, step", [

@@ -49,10 +49,17 @@ def test_pull_shows_text_progress_and_installs(ip: InteractiveShell, ollama_sand
 
 
 def test_pull_unknown_model_is_one_line(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    """One error, once: the UsageError says it (no "mid-stream after 1 chunks"); the progress
+    output, which had nothing to show, is removed."""
     with capture_output() as cap, pytest.raises(UsageError) as info:
         run(ip, "%ollama pull no-such-model-xyz")
-    assert "\n" not in str(info.value)
-    assert "✖" in cap.outputs[-1].data["text/plain"]
+    message = str(info.value)
+    assert "\n" not in message and "mid-stream" not in message and "chunks" not in message
+    assert message.startswith("the registry has no model 'no-such-model-xyz'")
+    assert "ollama.com/library" in message
+    assert cap.outputs[-1].data == {}
+    shown = "".join(o.data.get("text/plain", "") for o in cap.outputs)
+    assert "file does not exist" not in shown and "✖" not in shown
 
 
 def test_push(ip: InteractiveShell, ollama_sandbox: Any) -> None:
@@ -147,8 +154,14 @@ def test_status_names_the_sandbox_and_its_embedding_engines(ip: InteractiveShell
     assert status.engines == ollama_sandbox.engines() and status.engines
     text = repr(status)
     assert "ollama_nb sandbox" in text
-    for model, engine in ollama_sandbox.engines().items():
-        assert f"embeddings {model}: {engine}" in text
+    engines = sorted(ollama_sandbox.engines().items())
+    lines = text.splitlines()
+    first = lines.index(f"engines    {engines[0][0]}: {engines[0][1]}")  # one label, once
+    for offset, (model, engine) in enumerate(engines[1:], 1):
+        assert lines[first + offset] == f"           {model}: {engine}"
+    assert "embeddings" not in text
+    page = status._repr_html_()
+    assert page.count("<th") == len(lines) - len(engines) + 1
 
 
 def test_status_of_a_real_ollama_names_no_engines(ip: InteractiveShell) -> None:

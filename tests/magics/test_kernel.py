@@ -105,6 +105,9 @@ def test_kernel_interrupt_mid_stream(ollama_sandbox: Any) -> None:
         assert "⏹ interrupted" in final
         errors = [m for m in rest if m["msg_type"] == "error"]
         assert errors and errors[0]["content"]["ename"] == "KeyboardInterrupt"
+        # what the cell shows: one line, not ~70 of traceback through urllib3 and http.client
+        assert errors[0]["content"]["traceback"] == [
+            "KeyboardInterrupt: the partial answer is kept in _ollama"]
         mid = kc.execute("print(_ollama.interrupted, partial is _ollama, len(_ollama.text) > 0, "
                          "repr(_ollama.text[:20]))")
         out = "".join(m["content"].get("text", "") for m in _drain(kc, mid, deadline) if m["msg_type"] == "stream")

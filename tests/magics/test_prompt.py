@@ -104,8 +104,9 @@ def test_thinking_is_collapsed_and_apart(ip: InteractiveShell, ollama_sandbox: A
     final = check_sequence(outputs(cap))
     assert result.thinking not in final["text/plain"]
     html = final["text/html"]
-    assert html.startswith('<details class="ollama-nb-thinking">')
-    assert html.index("</details>") < html.index('class="ollama-nb-answer"')
+    assert html.startswith('<div class="ollama-nb-answer ')
+    assert html.index('<details class="ollama-nb-thinking">') < html.index("</details>") \
+        < html.index(result.text[:20])
 
 
 def test_json_and_schema(ip: InteractiveShell, ollama_sandbox: Any) -> None:
@@ -253,7 +254,8 @@ def test_unreachable_host(ip: InteractiveShell) -> None:
     with capture_output() as cap, pytest.raises(UsageError, match=unreachable) as info:
         run(ip, "%%ollama llama3.2 --host http://127.0.0.1:9\nhi")
     assert "\n" not in str(info.value)
-    assert "Cannot reach Ollama" in cap.outputs[-1].data["text/plain"]  # the placeholder is finished
+    # said once: the placeholder is removed, no grey copy of the error, no bare model-name line
+    assert cap.outputs[-1].update and cap.outputs[-1].data == {}
     assert ip.user_ns["_ollama"].error and not ip.user_ns["_ollama"].text
 
 
@@ -276,7 +278,9 @@ def test_server_error_mid_stream_keeps_partial(ip: InteractiveShell, ollama_sand
     assert ip.user_ns["partial"] is result
     assert result.text and result.error and "CUDA out of memory" in result.error and not result.done
     final = cap.outputs[-1].data["text/plain"]
-    assert final.startswith(result.text) and "✖" in final and "CUDA out of memory" in final
+    # the partial answer stays, marked; the error's text is the UsageError's alone
+    assert final.startswith(result.text) and "✖ incomplete" in final
+    assert "CUDA out of memory" not in final and "tokens" not in final  # no stats: never done
 
 
 def test_dropped_connection_keeps_partial(ip: InteractiveShell, ollama_sandbox: Any) -> None:
@@ -287,7 +291,8 @@ def test_dropped_connection_keeps_partial(ip: InteractiveShell, ollama_sandbox: 
     assert result.text and result.error
 
 
-def test_keyboard_interrupt_mid_stream(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+def test_keyboard_interrupt_mid_stream(ip: InteractiveShell, ollama_sandbox: Any,
+                                       default_sigint: None) -> None:
     """A real SIGINT while the magic reads the stream: partial kept, marked, stored, re-raised."""
     ollama_sandbox.token_delay = 0.05
     main = threading.main_thread().ident
@@ -305,6 +310,9 @@ def test_keyboard_interrupt_mid_stream(ip: InteractiveShell, ollama_sandbox: Any
         result = ip.run_cell("%%ollama llama3.2 -o stopped\nTell me a long story about rivers")
     timer.join()
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    # one line in place of a traceback through our modules, urllib3 and http.client
+    assert result.error_in_exec._render_traceback_() == [
+        "KeyboardInterrupt: the partial answer is kept in _ollama"]
     stored = ip.user_ns["_ollama"]
     assert ip.user_ns["stopped"] is stored and stored.interrupted and stored.text
     final = cap.outputs[-1].data
@@ -349,7 +357,11 @@ def test_stop_from_a_view(ip: InteractiveShell, scripted: ScriptedServer, monkey
 
 
 def test_pane_with_the_real_stream_pane(ip: InteractiveShell, ollama_sandbox: Any) -> None:
-    """--pane shows the StreamPane widget and still keeps the answer in its own display_data."""
+    """--pane: the pane *is* the output while the answer streams; the final answer replaces it.
+
+    One answer on screen (no plain copy streaming below the pane), one in the saved file
+    (an ordinary display_data, not a widget that needs its state).
+    """
     pytest.importorskip("ipywidgets")
     from ollama_nb.widgets import StreamPane
 
@@ -360,19 +372,35 @@ def test_pane_with_the_real_stream_pane(ip: InteractiveShell, ollama_sandbox: An
         original(self, **kwargs)
         created.append(self)
 
+    ollama_sandbox.token_delay = 0.01
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(StreamPane, "__init__", spy)
         with capture_output() as cap:
             run(ip, "%%ollama llama3.2 --pane\nWhy is the sky blue?")
-    pane = created[0]
+    (pane,) = created
+    outs = outputs(cap)
+    widget, final_out = outs[0], outs[-1]
+    assert "application/vnd.jupyter.widget-view+json" in widget.data and not widget.update
+    assert len(outs) == 2, "no streaming copy beside the pane: the pane alone shows it live"
+    assert final_out.update and final_out.transient == widget.transient  # the same output
+    final = final_out.data
+    assert set(final) == {"text/plain", "text/html"}
+    result = ip.user_ns["_ollama"]
+    assert pane.result is result and final["text/plain"].startswith(result.text)
+    assert pane.updates >= 2 and pane.text == result.text  # it streamed into the pane
+    assert pane.comm is None, "replaced, so closed (its comm is gone)"
+
+
+def test_pane_is_left_out_in_final_mode(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+    """nbval/nbconvert (final display mode): no widget at all, so no stale repr is saved."""
+    run(ip, "%config OllamaMagics.display_mode = 'final'")
     try:
-        widget, *answer = cap.outputs
-        assert "application/vnd.jupyter.widget-view+json" in widget.data
-        final = check_sequence(answer)
-        result = ip.user_ns["_ollama"]
-        assert pane.result is result and final["text/plain"].startswith(result.text)
+        with capture_output() as cap:
+            run(ip, "%%ollama llama3.2 --pane\nWhy is the sky blue?")
     finally:
-        pane.close()
+        run(ip, "%config OllamaMagics.display_mode = 'auto'")
+    (only,) = cap.outputs
+    assert set(only.data) == {"text/plain", "text/html"} and "StreamPane" not in str(only.data)
 
 
 def test_read_timeout_mid_stream_keeps_partial(ip: InteractiveShell, ollama_sandbox: Any) -> None:

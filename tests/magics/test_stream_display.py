@@ -37,7 +37,7 @@ class View:
 def test_throttle_merges_tokens(ip: InteractiveShell) -> None:
     clock, view = Clock(), View()
     assert isinstance(view, AnswerView)
-    live = LiveAnswer(header="m …", rate=10, views=[view], clock=clock)
+    live = LiveAnswer(header="m …", rate=10, view=view, clock=clock)
     with capture_output() as cap:
         live.start("m")
         for i in range(100):  # 100 tokens over 1 s: at most 10 updates
@@ -83,7 +83,44 @@ def test_rate_zero_and_final_mode(ip: InteractiveShell) -> None:
 
 def test_stop_requested_by_a_view(ip: InteractiveShell) -> None:
     view = View()
-    live = LiveAnswer(live=False, views=[view])
+    live = LiveAnswer(live=False, view=view)
     assert not live.stop_requested
     view.stop_requested.set()
     assert live.stop_requested
+
+
+def test_an_empty_final_bundle_removes_the_output(ip: InteractiveShell) -> None:
+    """An error raised right after says it all: the placeholder goes instead of repeating it."""
+    with capture_output() as cap:
+        live = LiveAnswer(header="m …")
+        live.start("m")
+        live.finish({})
+    assert [o.update for o in cap.outputs] == [False, True] and cap.outputs[-1].data == {}
+    with capture_output() as cap:
+        live = LiveAnswer(live=False)
+        live.start("m")
+        live.finish({})
+    assert cap.outputs == []
+
+
+class WidgetView(View):
+    """A view that can be displayed (as every widget): it stands in for the output."""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return {"text/plain": "WidgetView()", "application/x-view": {}}
+
+
+def test_a_displayable_view_is_the_output_until_the_final_bundle(ip: InteractiveShell) -> None:
+    clock, view = Clock(), WidgetView()
+    with capture_output() as cap:
+        live = LiveAnswer(header="m …", rate=10, view=view, clock=clock)
+        live.start("m")
+        for i in range(100):
+            clock.now += 0.01
+            live.feed(f"t{i} ")
+        live.finish({"text/plain": "final"}, result="R")
+    first, last = cap.outputs[0], cap.outputs[-1]
+    assert "application/x-view" in first.data and not first.update
+    assert len(cap.outputs) == 2 and last.update and last.data == {"text/plain": "final"}
+    assert first.transient["display_id"] == last.transient["display_id"]
+    assert 8 <= len([c for c in view.calls if c[0] == "update"]) <= 10  # the view streamed

@@ -143,3 +143,76 @@ def test_model_defaults_to_the_session_default(ollama_sandbox: Any, wire: Wire) 
     assert box.model == "qwen3:latest"
     session.set("model", "llama3.2")  # the box keeps its own choice afterwards
     assert box.model == "qwen3:latest"
+
+
+def test_enter_while_a_reply_streams_is_queued_not_lost(ollama_sandbox: Any, wire: Wire) -> None:
+    ollama_sandbox.token_delay = 0.02
+    box = ChatBox("q", model="llama3.2", client=Client(ollama_sandbox.url), interval=0.02)
+    try:
+        first = box.send("Tell me about rivers")
+        assert first is not None and box.status == "running"
+        frontend_update(box.input, value="And about lakes?")
+        frontend_event(box.input, "submit")  # Enter while the reply streams
+        assert box.input.value == "" and "1 message queued" in box._status.value
+        queued = box._queue[0][1]
+        first.result(timeout=20)
+        queued.result(timeout=20)  # sent by itself once the first reply ended
+        roles = [m["role"] for m in chats.get("q").messages]
+        assert roles == ["user", "assistant", "user", "assistant"]
+        assert chats.get("q").messages[2]["content"] == "And about lakes?"
+        wait_for(lambda: box.status == "done", what="the second reply")
+        assert "queued" not in box._status.value
+    finally:
+        box.close()
+
+
+def test_stop_gives_queued_text_back(ollama_sandbox: Any, wire: Wire) -> None:
+    ollama_sandbox.token_delay = 0.05
+    box = ChatBox("q2", model="llama3.2", client=Client(ollama_sandbox.url))
+    try:
+        first = box.send("Tell me a long story")
+        queued = box.send("second question")
+        assert queued is not None and not queued.done()
+        box.stop()
+        first.result(timeout=20)
+        assert queued.cancelled() and box.input.value == "second question"
+        assert [m["content"] for m in chats.get("q2").messages if m["role"] == "user"] == [
+            "Tell me a long story"]
+    finally:
+        box.close()
+
+
+def test_displaying_the_box_keeps_the_transcript_as_an_ordinary_output(
+    ollama_sandbox: Any, wire: Wire, shell: Any
+) -> None:
+    """Widget state is not saved: the conversation is kept in a record output, updated per
+    turn, hidden by the box's own stylesheet while the box is alive."""
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    box = ChatBox("rec", model="llama3.2", client=Client(ollama_sandbox.url))
+    try:
+        with capture_output() as cap:
+            display(box)
+            box.send("Why is the sky blue?").result(timeout=20)
+            box.send("And the sunset red?").result(timeout=20)
+        widget, record, *updates = cap.outputs
+        assert "application/vnd.jupyter.widget-view+json" in widget.data
+        assert widget.data["text/plain"].startswith("ChatBox(chat='rec')")  # true once saved
+        assert "widget-view" not in str(record.data) and not record.update
+        assert len(updates) == 2 and all(u.update for u in updates)
+        assert {u.transient["display_id"] for u in updates} == {record.transient["display_id"]}
+        final = updates[-1].data
+        messages = chats.get("rec").messages
+        for message in messages:
+            assert message["content"][:30] in final["text/plain"]
+        assert final["text/plain"].startswith("You: Why is the sky blue?")
+        page = final["text/html"]
+        assert page.count("ollama-nb-msg ") == 4 and live_markup(page) == []
+        # hidden while the box is alive: the box's style rule names the record's class
+        key = box._record.key
+        assert f'class="ollama-nb-record {key}"' in page
+        assert f".{key}{{display:none}}" in box._record.style.value
+        assert box._record.style in box.children and box._record.style.layout.display == "none"
+    finally:
+        box.close()

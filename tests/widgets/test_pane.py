@@ -197,10 +197,15 @@ def test_as_a_view_of_the_magic(wire: Wire) -> None:
     assert repr(pane) == "StreamPane(model='llama3.2', status='interrupted', 12 chars)"
 
 
-def test_text_repr_is_stable(wire: Wire) -> None:
+def test_saved_text_stays_true_after_the_answer(ollama_sandbox: Any, wire: Wire, shell: Any) -> None:
+    """The text saved with the widget output says nothing that an answer makes stale."""
     pane = StreamPane()
-    bundle = pane._repr_mimebundle_()
-    assert bundle["text/plain"] == "StreamPane(status='idle', 0 chars)"
+    saved = pane._repr_mimebundle_()["text/plain"]
+    with capture_output():
+        pane.run("llama3.2", PROMPT, client=Client(ollama_sandbox.url))
+    assert pane._repr_mimebundle_()["text/plain"] == saved
+    assert saved.startswith("StreamPane()") and "idle" not in saved and "chars" not in saved
+    assert repr(pane).startswith("StreamPane(model='llama3.2', status='done', ")  # live use
 
 
 def test_stop_click_ends_the_magics_pane_stream(
@@ -238,7 +243,7 @@ def test_stop_click_ends_the_magics_pane_stream(
 
 
 def test_kernel_interrupt_keeps_the_partial_answer(
-    ollama_sandbox: Any, wire: Wire, shell: Any
+    ollama_sandbox: Any, wire: Wire, shell: Any, default_sigint: None
 ) -> None:
     """A real SIGINT (as kernel interrupt sends) mid-stream: socket closed, partial kept."""
     import os
@@ -253,9 +258,11 @@ def test_kernel_interrupt_keeps_the_partial_answer(
 
     interrupter = threading.Thread(target=interrupt_when_text_shows)
     interrupter.start()
-    with capture_output() as captured, pytest.raises(KeyboardInterrupt):
+    with capture_output() as captured, pytest.raises(KeyboardInterrupt) as info:
         pane.run("llama3.2", PROMPT, client=Client(ollama_sandbox.url))
     interrupter.join()
+    assert info.value._render_traceback_() == [  # type: ignore[attr-defined]
+        "KeyboardInterrupt: the partial answer is kept in the pane (pane.text, pane.result)"]
     assert pane.status == "interrupted" and pane.text
     wait_for(lambda: ollama_sandbox.requests[-1].disconnected, what="disconnect")
     (output,) = captured.outputs
@@ -315,3 +322,22 @@ def test_stop_click_closes_a_magic_stream_blocked_in_a_read(
         shell.run_line_magic("unload_ext", "ollama_nb")
     result = shell.user_ns["_ollama"]
     assert result.interrupted and panes[0].status == "stopped" and result.text
+
+
+def test_each_finished_answer_has_a_record_hidden_while_the_pane_lives(
+    ollama_sandbox: Any, wire: Wire, shell: Any
+) -> None:
+    """One answer on screen (the pane), one in the saved file (the record), for each answer."""
+    pane = StreamPane()
+    with capture_output() as cap:
+        pane.run("llama3.2", PROMPT, client=Client(ollama_sandbox.url))
+        first_key = pane._record.key
+        pane.run("llama3.2", "Now about tides.", client=Client(ollama_sandbox.url))
+    first, second = cap.outputs
+    assert not first.update and not second.update  # a record per answer, where it was asked
+    assert f'class="ollama-nb-record {first_key}"' in first.data["text/html"]
+    assert f'class="ollama-nb-record {pane._record.key}"' in second.data["text/html"]
+    # the pane shows the second answer: only that record is hidden, the first shows again
+    style = pane._record.style.value
+    assert f".{pane._record.key}{{display:none}}" in style and first_key not in style
+    assert pane.text[:30] in second.data["text/plain"]

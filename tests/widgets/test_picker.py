@@ -12,16 +12,21 @@ from ollama_nb.client._session import session
 from ollama_nb.widgets import ModelPicker
 
 
-def test_lists_local_models_with_sizes(ollama_sandbox: Any, wire: Wire) -> None:
+def test_lists_local_chat_models_with_sizes(ollama_sandbox: Any, wire: Wire) -> None:
     picker = ModelPicker(client=Client(ollama_sandbox.url))
     names = [value for _label, value in picker.dropdown.options]
-    assert names == sorted(m.name for m in Client(ollama_sandbox.url).list().models)
+    local = Client(ollama_sandbox.url).list().models
+    # embedding-only models cannot answer a prompt: never offered as the chat default
+    assert names == sorted(m.name for m in local if "completion" in (m.capabilities or []))
+    assert {"all-minilm:latest", "nomic-embed-text:latest"} <= {m.name for m in local}
+    assert not {"all-minilm:latest", "nomic-embed-text:latest"} & set(names)
     labels = {v: k for k, v in picker.dropdown.options}
     assert labels["llama3.2:latest"] == "llama3.2:latest  (2.0 GB)"
     # the session default "llama3.2" is the listed "llama3.2:latest"
     assert picker.value == "llama3.2:latest" and session.model == "llama3.2"
-    assert picker.count == len(names) and "local models" in picker.status.value
-    assert repr(picker) == f"ModelPicker(value='llama3.2:latest', {len(names)} local models)"
+    assert picker.count == len(names) and "local chat models" in picker.status.value
+    assert "2 embedding-only not listed" in picker.status.value
+    assert repr(picker) == f"ModelPicker(value='llama3.2:latest', {len(names)} local chat models)"
     # the frontend got the labels and the selected index
     sent = [u for u in wire.updates(picker.dropdown) if "_options_labels" in u]
     assert "llama3.2:latest  (2.0 GB)" in sent[-1]["_options_labels"]
@@ -94,3 +99,19 @@ def test_hostile_model_name_never_becomes_markup(hostile: Any, wire: Wire) -> No
         if isinstance(state.get("value"), str):
             assert live_markup(state["value"]) == [], state["value"]
         assert live_markup(str(state.get("description", ""))) == []
+
+
+def test_an_embedding_model_set_as_default_is_marked(ollama_sandbox: Any, wire: Wire) -> None:
+    picker = ModelPicker(client=Client(ollama_sandbox.url))
+    session.set("model", "all-minilm")
+    labels = {v: k for k, v in picker.dropdown.options}
+    assert labels["all-minilm"] == "all-minilm  (embedding model, cannot chat)"
+
+
+def test_embedding_only_from_older_servers_by_family() -> None:
+    from ollama_nb.widgets._picker import embedding_only
+
+    assert embedding_only({"capabilities": ["embedding"]})
+    assert not embedding_only({"capabilities": ["completion", "tools"]})
+    assert embedding_only({"details": {"family": "nomic-bert", "families": ["nomic-bert"]}})
+    assert not embedding_only({"details": {"family": "llama"}})
