@@ -114,3 +114,30 @@ def test_models_and_running_against_the_sandbox(ollama_sandbox) -> None:
     assert loaded["name"].tolist() == ["nomic-embed-text:latest"]
     assert loaded.loc[0, "expires"] > pd.Timestamp.now(tz="UTC")
     assert loaded["context_length"].notna().all()
+
+
+def test_models_show_compactly_and_keep_every_column(replay_server, client_for) -> None:
+    """A notebook shows the columns a person reads, formatted for reading; the frame keeps all."""
+    df = onb.models(client=client_for(replay_server({"/api/tags": TAGS}).url))
+    page = df._repr_html_()
+    for hidden in ("45960996", "+00:00", ".119896", "685be00e1532e01f795e04bc59c67bc2"):
+        assert hidden not in page  # bytes, offsets, microseconds, the full digest
+    assert "2025-07-19 14:53" in page and "685be00e1532<" in page and "19.1 GB" in page
+    assert page.count("white-space:nowrap") >= 2 * len(df)  # names never wrap at a hyphen
+    assert page.count("19.1 GB") == 1  # the size once
+    text = repr(df)
+    assert text.splitlines()[0].split()[:4] == ["name", "family", "parameters", "quantization"]
+    assert "+00:00" not in text and max(len(line) for line in text.splitlines()) < 130
+    # the data is all there, and what is derived from it is an ordinary DataFrame again
+    assert df.loc[0, "size"] == 45960996 and len(df.loc[0, "digest"]) == 64
+    part = df[["name", "size"]]
+    assert type(part) is pd.DataFrame and "45960996" in part._repr_html_()
+
+
+def test_running_shows_compactly(replay_server, client_for) -> None:
+    df = onb.running(client=client_for(replay_server({"/api/ps": PS_OLD}).url))
+    page = df._repr_html_()
+    assert "until (UTC)" in page and "2318-03-12 00:02" in page and ".123456" not in page
+    assert "0 (CPU)" in page and "600 B (60%)" in page
+    assert "365c0bd3c000" not in page  # the digest stays in the frame
+    assert df.loc[1, "digest"].startswith("365c0bd3c000")

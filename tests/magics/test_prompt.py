@@ -459,3 +459,13 @@ def test_plain_terminal_streams_to_stdout(ip: InteractiveShell, scripted: Script
     assert out.count("w299") == 1 and out.startswith(answer)
     assert out.rstrip().endswith("m · 300 tokens · 300.0 tok/s · load 0.10 s")
     assert ip.user_ns["_ollama"].text == answer
+
+
+def test_an_embedding_model_asked_to_answer_says_what_to_do(ip: InteractiveShell,
+                                                            ollama_sandbox: Any) -> None:
+    with capture_output(), pytest.raises(UsageError) as info:
+        run(ip, "%%ollama all-minilm\nhi")
+    message = str(info.value)
+    assert '"all-minilm" does not support generate' in message  # the server's own words
+    assert "all-minilm is an embedding model" in message and "%%ollama embed all-minilm" in message
+    assert "%ollama models" in message and "\n" not in message

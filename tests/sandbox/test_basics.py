@@ -159,3 +159,13 @@ def test_requests_are_recorded(ollama_sandbox, call):
     assert rec.body == {"model": "llama3.2"} and rec.disconnected is False
     ollama_sandbox.clear_requests()
     assert ollama_sandbox.requests == []
+
+
+def test_the_deterministic_engine_reports_a_nominal_speed(ollama_sandbox) -> None:
+    """Its made-up text costs nothing: stats lines and stored notebooks must not show
+    tens of thousands of tokens a second."""
+    from ollama_nb import Client
+
+    final = Client(ollama_sandbox.url).generate("llama3.2", "Why is the sky blue?")
+    assert final.eval_count and 20 <= final.tokens_per_second <= 25.01
+    assert final.raw["total_duration"] >= final.raw["eval_duration"]
