@@ -1,14 +1,22 @@
-"""Real-browser harness: one JupyterLab per session, Python Playwright, Debian's Chromium.
+"""Real-browser harness: JupyterLab and Notebook 7, Python Playwright, Debian's Chromium.
 
-JupyterLab is started by the tests (token-less, loopback only, galata's server config
-from the ``jupyterlab`` package), its kernels see ``OLLAMA_HOST`` pointing at a sandbox
-with a visible per-token delay, and each test opens its notebook in a fresh workspace
-so tests never see each other's tabs.
+The ``jupyter`` fixture is parametrized by frontend: every test that opens a notebook
+runs once in JupyterLab and once in Notebook 7. Each frontend gets its own server,
+started by the tests (``jupyter lab`` or ``jupyter notebook``: token-less, loopback
+only, galata's server config from the ``jupyterlab`` package); one server could serve
+both, but then the other app's fonts (MathJax's among them) answer 403. The kernels
+see ``OLLAMA_HOST`` pointing at a sandbox with a visible per-token delay, and each test
+opens its notebook in a fresh page (a fresh workspace in JupyterLab), so tests never
+see each other's tabs.
+
+:func:`measure` reads in the page what a person sees: what sticks out of its cell,
+how many visible copies of a text there are, line heights, typeset math, colours.
 
 Every test here is marked ``browser``; they are skipped (with the reason) only when
 ``/usr/bin/chromium`` is absent. ``.ci/run`` installs it, so CI runs them.
 
-Set ``OLLAMA_NB_SCREENSHOTS=docs/img`` to (re)write the widget screenshots.
+Set ``OLLAMA_NB_SCREENSHOTS=docs/img`` to (re)write the widget screenshots (taken in
+JupyterLab).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN_DELAY = 0.05  # seconds per streamed token in the sandbox Lab's kernels talk to
 REPO = Path(__file__).resolve().parents[2]
+FRONTENDS = ("lab", "notebook")  # JupyterLab 4, Notebook 7
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -80,8 +89,8 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def page(chromium: Any) -> Iterator[Any]:
-    """A fresh browser context and page per test."""
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    """A fresh browser context and page per test, 1280 px wide like a laptop screen."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(30_000)
     try:
         yield context.new_page()
@@ -116,8 +125,9 @@ hostile_server = _load_hostile()
 
 @pytest.fixture(scope="package")
 def hostile() -> Iterator[Any]:
-    """An Ollama look-alike whose model answers with script-laden HTML."""
-    with hostile_server.HostileServer() as server:
+    """An Ollama look-alike whose model answers with script-laden HTML, and whose model
+    ``echo`` answers with the prompt itself (slowly enough to watch it stream)."""
+    with hostile_server.HostileServer(token_delay=0.02) as server:
         yield server
 
 
@@ -137,23 +147,40 @@ c.ServerApp.root_dir = {root!r}
 c.ServerApp.terminals_enabled = False
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+c.JupyterNotebookApp.expose_app_in_browser = True
 """
 
 
 @dataclass
 class Lab:
-    """A running JupyterLab: its URL, the folder it serves and the sandbox its kernels use."""
+    """A running Jupyter server: its frontend, URL, the folder it serves and the sandbox
+    its kernels use."""
 
     url: str
     root: Path
     sandbox: Any
+    frontend: str = "lab"
+
+    def shutdown_kernels(self) -> None:
+        """End every kernel of this server (as closing the notebooks would)."""
+        _shutdown_kernels(self.url)
+
+    def page_url(self, path: Path, stem: str) -> str:
+        """Where the frontend opens ``path`` (JupyterLab: in a fresh workspace)."""
+        if self.frontend == "lab":
+            return f"{self.url}/lab/workspaces/{stem}/tree/{path.name}?reset"
+        return f"{self.url}/notebooks/{path.name}"
 
 
-@pytest.fixture(scope="package")
-def lab(tmp_path_factory: pytest.TempPathFactory, lab_sandbox: Any) -> Iterator[Lab]:
+@pytest.fixture(scope="package", params=FRONTENDS)
+def jupyter(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, lab_sandbox: Any
+) -> Iterator[Lab]:
+    """A Jupyter server for one frontend (tests using it run once per frontend)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found")
-    base = tmp_path_factory.mktemp("lab")
+    frontend = request.param
+    base = tmp_path_factory.mktemp(frontend)
     root, home = base / "root", base / "home"
     for folder in (
         root,
@@ -192,7 +219,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, lab_sandbox: Any) -> Iterator[
             sys.executable,
             "-m",
             "jupyter",
-            "lab",
+            frontend,
             f"--config={config}",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}",
@@ -209,10 +236,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory, lab_sandbox: Any) -> Iterator[
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_status(url, proc, base / "lab.log")
-        yield Lab(url=url, root=root, sandbox=lab_sandbox)
+        yield Lab(url=url, root=root, sandbox=lab_sandbox, frontend=frontend)
     finally:
         _stop(proc)
         log.close()
+
+
+@pytest.fixture(scope="package")
+def lab(jupyter: Lab) -> Lab:
+    """The server of the frontend under test (the name the first browser tests used)."""
+    return jupyter
 
 
 def _wait_for_status(
@@ -238,9 +271,9 @@ def _wait_for_status(
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)  # jupyter_server asks for confirmation on the first one
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
+        # SIGTERM: jupyter_server shuts its kernels down and exits (SIGINT would ask for a
+        # confirmation, and does nothing at all when this run inherited SIGINT ignored)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -280,10 +313,43 @@ def write_notebook(path: Path, cells: Sequence[str]) -> None:
 
 
 class NotebookPage:
-    """A notebook opened in JupyterLab with its kernel ready; read outputs from the live model."""
+    """A notebook opened in a frontend with its kernel ready; read outputs from the live model."""
 
     def __init__(self, page: Any, lab: Lab, name: str) -> None:
         self.page, self.lab, self.name = page, lab, name
+
+    @property
+    def path(self) -> Path:
+        return self.lab.root / f"{self.name}.ipynb"
+
+    def command(self, name: str, args: dict[str, Any] | None = None) -> None:
+        """Run a frontend command (not awaited)."""
+        self.page.evaluate(
+            "([name, args]) => { void window.jupyterapp.commands.execute(name, args || {}); }",
+            [name, args],
+        )
+
+    def save(self) -> dict[str, Any]:
+        """Save (as Ctrl-S does) and return the notebook as written to disk."""
+        self.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        self.page.wait_for_function(
+            "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
+        )
+        return json.loads(self.path.read_text())
+
+    def set_theme(self, theme: str) -> None:
+        """Switch the theme (e.g. 'JupyterLab Dark') and wait until its CSS applies."""
+        self.page.evaluate(
+            "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme
+        )
+        self.page.wait_for_function(
+            "(t) => document.body.dataset.jpThemeName === t", arg=theme, timeout=30_000
+        )
+        self.page.wait_for_timeout(500)  # the new stylesheet's variables settle
+
+    def measure(self, index: int, texts: Sequence[str] = ()) -> dict[str, Any]:
+        """What a person sees in cell ``index`` (see :data:`MEASURE_JS`)."""
+        return self.page.evaluate(MEASURE_JS, [index, list(texts)])
 
     def run_all(self) -> None:
         """Start "Run All" without awaiting it: its promise settles only when every cell is done."""
@@ -354,18 +420,66 @@ def _joined(text: Any) -> str:
     return "".join(text) if isinstance(text, list) else str(text)
 
 
+# Measured in the page, for the outputs of one cell:
+#   overflow  - elements whose right edge passes the output area's (outside a scroller)
+#   copies    - for each given text, how many *visible* outputs and widgets show it
+#   lines     - line height / font size of visible answer paragraphs
+#   math      - typeset formulas (MathJax containers) in visible answers
+#   errors    - visible "Error displaying widget" messages
+#   contrast  - contrast ratio of answer text against what is behind it
+MEASURE_JS = """([index, texts]) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[index];
+  const area = cell && cell.querySelector('.jp-OutputArea');
+  if (!area) return null;
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length)
+      && getComputedStyle(el).visibility !== 'hidden';
+  const edge = area.getBoundingClientRect().right;
+  const scrolls = (el) => { for (let p = el.parentElement; p && p !== area; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== 'visible') return true; } return false; };
+  const overflow = [];
+  for (const el of area.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.right > edge + 1 && !scrolls(el) && visible(el))
+      overflow.push(`${el.tagName.toLowerCase()}.${String(el.className).split(' ')[0]} +${Math.round(r.right - edge)}px`);
+  }
+  const leaves = [...area.querySelectorAll('.jp-OutputArea-output')].filter(visible);
+  const copies = texts.map((t) => leaves.filter((o) => o.innerText.includes(t)).length);
+  const shown = [...area.querySelectorAll('.ollama-nb-answer')].filter(visible);
+  const lines = [...area.querySelectorAll('.ollama-nb-answer p')].filter(visible).map((p) => {
+    const s = getComputedStyle(p); return parseFloat(s.lineHeight) / parseFloat(s.fontSize); });
+  const math = shown.reduce((n, a) => n + a.querySelectorAll('mjx-container').length, 0);
+  const errors = leaves.filter((o) => /Error displaying widget/.test(o.innerText)).length;
+  const rgb = (c) => (c.match(/[0-9.]+/g) || []).slice(0, 4).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92
+      : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const back = (el) => { for (let p = el; p; p = p.parentElement) { const c = rgb(getComputedStyle(p).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c; } return [255, 255, 255]; };
+  const contrast = shown.slice(0, 3).map((a) => { const f = lum(rgb(getComputedStyle(a).color)), b = lum(back(a));
+      return (Math.max(f, b) + 0.05) / (Math.min(f, b) + 0.05); });
+  return {width: area.getBoundingClientRect().width, overflow: overflow.slice(0, 8), copies,
+          answers: shown.length, lines, math, errors, contrast, text: area.innerText};
+}"""
+
+
 @pytest.fixture
 def open_notebook(page: Any, lab: Lab) -> Any:
-    """``open_notebook(cells) -> NotebookPage``: write, open in a new workspace, wait."""
+    """``open_notebook(cells) -> NotebookPage``: write, open in a fresh page, wait for the kernel.
+
+    ``open_notebook(name=...)`` with no cells opens a notebook already on disk (a reopen).
+    """
     opened: list[Path] = []
 
-    def _open(cells: Sequence[str], name: str | None = None, timeout: float = 60.0) -> NotebookPage:
+    def _open(cells: Sequence[str] = (), name: str | None = None, timeout: float = 60.0,
+              on: Any = None) -> NotebookPage:
         stem = name or f"nb-{uuid.uuid4().hex[:8]}"
         path = lab.root / f"{stem}.ipynb"
-        write_notebook(path, cells)
-        opened.append(path)
-        page.goto(f"{lab.url}/lab/workspaces/{stem}/tree/{path.name}?reset")
-        page.wait_for_function(
+        if cells or not path.exists():
+            write_notebook(path, cells)
+        if path not in opened:
+            opened.append(path)
+        tab = on or page
+        tab.goto(lab.page_url(path, f"{stem}-{uuid.uuid4().hex[:4]}"))
+        tab.wait_for_function(
             """() => {
                 const app = window.jupyterapp;
                 const panel = app && app.shell && app.shell.currentWidget;
@@ -373,7 +487,7 @@ def open_notebook(page: Any, lab: Lab) -> Any:
             }""",
             timeout=timeout * 1000,
         )
-        page.evaluate(
+        tab.evaluate(
             """async () => {
                 const ctx = window.jupyterapp.shell.currentWidget.sessionContext;
                 await ctx.ready;
@@ -381,7 +495,7 @@ def open_notebook(page: Any, lab: Lab) -> Any:
                 await kernel.info;
             }"""
         )
-        return NotebookPage(page, lab, stem)
+        return NotebookPage(tab, lab, stem)
 
     yield _open
     page.close()
@@ -411,3 +525,9 @@ def screenshot_dir() -> Path | None:
         folder = REPO / folder
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def shots(lab: Lab, screenshot_dir: Path | None) -> Path | None:
+    """Where this test's screenshots go: the README's are taken in JupyterLab only."""
+    return screenshot_dir if lab.frontend == "lab" else None
