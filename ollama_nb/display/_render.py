@@ -167,7 +167,8 @@ def _markdown() -> Any:
     for name in ("math_inline", "math_inline_double", "math_block", "math_block_eqno"):
         md.add_render_rule(name, math(name != "math_inline"))
 
-    default_fence, default_code = md.renderer.rules["fence"], md.renderer.rules["code_block"]
+    rules = md.renderer.rules  # type: ignore[attr-defined]
+    default_fence, default_code = rules["fence"], rules["code_block"]
 
     def code_block(default: Any) -> Any:
         def rule(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
