@@ -15,11 +15,20 @@ from ..display._render import inline_html
 from ..display._throttle import Throttle
 from ..display._units import human_size
 
-__all__ = ["Throttle", "error_html", "format_bytes", "has_widget_frontend", "in_thread", "muted"]
+__all__ = ["ANSWER_CSS", "Throttle", "error_html", "format_bytes", "has_widget_frontend",
+           "in_thread", "muted"]
 
 T = TypeVar("T")
 
 MUTED = "color:var(--jp-ui-font-color2,#777);font-size:0.85em"
+# for a hidden HTML child of the pane and the chat box: ipywidgets lets an HTML widget's
+# content grow to its row, but not an HTMLMath's (its content has another class), so a
+# short answer would sit in a narrow column; inside a bubble the last block needs no margin
+ANSWER_CSS = (
+    "<style>.ollama-nb-pane .widget-htmlmath-content,"
+    ".ollama-nb-chatbox .widget-htmlmath-content{flex:1 1 auto;min-width:0}"
+    ".ollama-nb-msg .ollama-nb-answer>:last-child{margin-bottom:0}</style>"
+)
 ERROR = "color:var(--jp-error-color1,#c62828)"
 
 

@@ -35,7 +35,7 @@ from ..display._render import (
     stats_line,
     streaming_html,
 )
-from ._base import Throttle, error_html, in_thread, muted
+from ._base import ANSWER_CSS, Throttle, error_html, in_thread, muted
 from ._picker import ModelPicker
 from ._record import Record
 
@@ -52,13 +52,6 @@ _ASSISTANT = (
     "border:1px solid var(--jp-border-color2,#ddd)"
 )
 _ROLE = "font-size:0.75em;line-height:1.3;margin-bottom:0.2em;color:var(--jp-ui-font-color2,#777)"
-# inside a bubble the last paragraph, list or code block needs no space below it
-_CSS = (
-    "<style>.ollama-nb-msg .ollama-nb-answer>:last-child{margin-bottom:0}"
-    ".ollama-nb-msg .ollama-nb-answer>:first-child{margin-top:0}</style>"
-)
-
-
 def _bubble(role: str, label: str, body: str) -> str:
     style = _USER if role == "user" else _ASSISTANT
     return (
@@ -180,7 +173,7 @@ class ChatBox(w.VBox):
             layout=w.Layout(width="auto"),
         )
         self._status = w.HTML("")
-        self._css = w.HTML(_CSS, layout=w.Layout(display="none"))
+        self._css = w.HTML(ANSWER_CSS, layout=w.Layout(display="none"))
         super().__init__(
             children=[
                 w.HBox([self.picker, self.clear_button]),

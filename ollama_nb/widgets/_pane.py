@@ -35,7 +35,7 @@ from traitlets import Bool, Float, Unicode
 from ..client._errors import OllamaError
 from ..display._interrupt import INTERRUPTED, one_line_interrupt
 from ..display._render import FORMATS, Stats, answer_bundle, stats_line, streaming_html
-from ._base import Throttle, error_html, in_thread, muted
+from ._base import ANSWER_CSS, Throttle, error_html, in_thread, muted
 from ._record import Record
 
 __all__ = ["StreamPane"]
@@ -89,6 +89,7 @@ class StreamPane(w.VBox):
         self._body = w.HTMLMath("", layout=w.Layout(min_height="2em"))
         self._stats = w.HTML("")
         self._record = Record()
+        self._css = w.HTML(ANSWER_CSS, layout=w.Layout(display="none"))
         kwargs.setdefault(
             "layout",
             w.Layout(border="1px solid var(--jp-border-color2,#ddd)", padding="0.3em 0.6em"),
@@ -98,6 +99,7 @@ class StreamPane(w.VBox):
                 w.HBox([self.stop_button, self._status]),
                 self._body,
                 self._stats,
+                self._css,
                 self._record.style,
             ],
             **kwargs,
@@ -403,7 +405,8 @@ class StreamPane(w.VBox):
     def close(self) -> None:
         """Stop any running answer and close the widgets."""
         self.stop()
-        for child in (self.stop_button, self._status, self._body, self._stats, *self.children):
+        for child in (self.stop_button, self._status, self._body, self._stats, self._css,
+                      *self.children):
             child.close()
         self._record.close()
         super().close()

@@ -87,7 +87,7 @@ def test_the_pane_with_stop_shows_one_answer(open_notebook: Any, hostile: Any) -
     nb = open_notebook([
         "%load_ext ollama_nb\nfrom ollama_nb.widgets import StreamPane",
         f"%%ollama echo --host {hostile.url} --pane\n{ANSWER}",
-        f"pane = StreamPane()\ndisplay(pane)\nfuture = pane.start('echo', {ANSWER * 3!r}, "
+        f"pane = StreamPane()\ndisplay(pane)\nfuture = pane.start('echo', {ANSWER * 6!r}, "
         f"host={hostile.url!r})",
     ])
     nb.run_all()
@@ -120,7 +120,7 @@ def test_the_chatbox_in_light_and_dark(open_notebook: Any, hostile: Any) -> None
     box = nb.page.locator(".ollama-nb-chatbox")
     entry = box.get_by_placeholder("Message (Enter to send)")
     expect(entry).to_be_visible(timeout=LONG)
-    entry.fill(ANSWER)
+    entry.fill(ANSWER * 3)  # long enough (about 5 s) to send another message meanwhile
     entry.press("Enter")
     expect(box.locator(".ollama-nb-assistant")).to_have_count(1, timeout=LONG)
     entry.fill("And a second question, sent while the first reply streams.")
