@@ -144,4 +144,4 @@ class _Bars:
         outcome = self.progress.outcome(error=FAILED if error and not interrupted else None)
         if self.handle is not None:
             self.handle.update(outcome, raw=True)
-        self.progress.widget.close()
+        self.progress.discard()

@@ -363,6 +363,15 @@ class PullProgress(HasTraits):
                                 f"outcome is kept as the next output)")
         return bundle
 
+    def discard(self) -> None:
+        """Close the bars and every widget in them (their outcome has replaced them)."""
+        rows = [child for layer in self._layers.values()
+                for child in (layer.bar, layer.label, layer.row, *layer.row.children)
+                if layer.row is not None]
+        for child in (*rows, self._title, self._status, self._bars, self.widget):
+            child.close()
+        self._record.close()
+
     def close(self, error: str | None = None, interrupted: bool = False) -> None:
         """The operation ended (``ProgressView`` protocol): same as :meth:`finish`.
 

@@ -162,7 +162,8 @@ def test_the_chatbox_in_light_and_dark(open_notebook: Any, hostile: Any) -> None
 def test_a_pull_shows_bars_then_its_outcome_once(open_notebook: Any, lab: Any,
                                                  shots: Any) -> None:
     model = {"lab": "gemma3:1b", "notebook": "qwen3:0.6b"}[lab.frontend]  # one sandbox for both
-    lab.sandbox.pull_delay = 0.05
+    assert model not in lab.sandbox.installed(), "a pull of a model already there takes no time"
+    lab.sandbox.pull_delay = 0.5  # a few seconds of bars, to be seen on a busy machine
     try:
         nb = open_notebook([f"%load_ext ollama_nb\n%ollama pull {model}"])
         nb.run_all()
