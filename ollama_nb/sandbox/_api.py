@@ -67,6 +67,7 @@ class Context:
     model: str | None = None  # filled in by the handler, for the request log
     pull_delay: float = 0.0
     stopping: threading.Event = field(default_factory=threading.Event)
+    gone: Callable[[], bool] = lambda: False  # the client closed its connection
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -149,10 +150,15 @@ class Api:
     """All endpoints over one ``Store``; stateless apart from the store."""
 
     def __init__(self, store: Store, *, keep_alive_default: float = 300.0,
-                 embedder: Callable[..., Any] | None = None) -> None:
+                 embedder: Callable[..., Any] | None = None,
+                 text_engine: Callable[[LocalModel], Any] | None = None) -> None:
         self.store = store
         self.keep_alive_default = keep_alive_default
         self.embedder = embedder
+        self.text_engine = text_engine  # model -> _realtext.RealText when a real LLM serves it
+
+    def _real(self, model: LocalModel) -> Any:
+        return self.text_engine(model) if self.text_engine is not None else None
 
     # ---- simple GETs ----
     def version(self, ctx: Context) -> Reply:
@@ -185,13 +191,17 @@ class Api:
         return Reply(body={"models": [{
             "name": m.name.shortest,
             "model": m.name.shortest,
-            "size": m.size,
+            "size": real.engine.memory_size() if real else m.size,
             "digest": m.digest,
             "details": m.details(),
             "expires_at": local_time(expires),
             "size_vram": 0,
-            "context_length": self._num_ctx(m, {}),
-        } for expires, m in rows]})
+            "context_length": real.engine.context_length if real else self._num_ctx(m, {}),
+        } for expires, m in rows for real in [self._loaded_real(m)]]})
+
+    def _loaded_real(self, model: LocalModel) -> Any:
+        real = self._real(model)
+        return real if real is not None and real.engine.loaded else None
 
     # ---- model lookup ----
     def _lookup(self, text: str, *, not_found: str) -> LocalModel:
@@ -244,6 +254,10 @@ class Api:
         think = self._check_think(model, text, think)
         options = _merged_options(model, check_options(req.get("options")))
         self._check_format(req.get("format"))
+        real = self._real(model)
+        if real is not None:
+            return real.generate(req, model, text, options, self._num_ctx(model, options),
+                                 started, ctx)
         prompt = req.get("prompt") or ""
         if not prompt:
             seconds, _ = self._load(model, req.get("keep_alive"))
@@ -295,6 +309,10 @@ class Api:
         think = self._check_think(model, text, think)
         options = _merged_options(model, check_options(req.get("options")))
         self._check_format(req.get("format"))
+        real = self._real(model)
+        if real is not None:
+            return real.chat(req, model, text, messages, options,
+                             self._num_ctx(model, options), started, ctx)
         if not messages:
             seconds, _ = self._load(model, req.get("keep_alive"))
             reason = "load"
@@ -564,8 +582,9 @@ class Api:
         options = check_options(req.get("options"))
         params = {**model.parameters, **options}
         body: dict[str, Any] = {}
+        real = self._real(model)
         if model.license:
-            body["license"] = model.license
+            body["license"] = real.licence(model) if real is not None else model.license
         body["modelfile"] = self._modelfile(model, params)
         if params:
             body["parameters"] = self._parameters(params)
@@ -577,8 +596,13 @@ class Api:
         body["details"] = model.details()
         if model.messages:
             body["messages"] = list(model.messages)
-        body["model_info"] = self._model_info(model, bool(req.get("verbose")))
-        body["tensors"] = self._tensors(model)
+        if real is not None:  # the GGUF's own metadata and tensor table
+            body["details"] = {**body["details"], **real.details()}
+            body["model_info"] = real.model_info(bool(req.get("verbose")))
+            body["tensors"] = real.tensors()
+        else:
+            body["model_info"] = self._model_info(model, bool(req.get("verbose")))
+            body["tensors"] = self._tensors(model)
         body["capabilities"] = list(model.capabilities)
         body["modified_at"] = local_time(model.modified_at)
         return Reply(body=body)

