@@ -147,7 +147,7 @@ class ServerStatus:
     def __init__(self, host: str, reachable: bool, version: str | None, models: int | None,
                  error: str | None = None, engines: dict[str, str] | None = None) -> None:
         self.host, self.reachable, self.version, self.models, self.error = host, reachable, version, models, error
-        self.engines = engines  # embedding model -> engine, when the server is an ollama_nb sandbox
+        self.engines = engines  # model -> engine serving it, when the server is an ollama_nb sandbox
 
     def _rows(self) -> list[tuple[str, str]]:
         rows = [("host", self.host), ("reachable", "yes" if self.reachable else "no")]
@@ -193,7 +193,7 @@ def _hosts_status(hosts: Hosts, models: tuple[str, ...]) -> Any:
 
 
 def _sandbox_engines(client: Any) -> dict[str, str] | None:
-    """Which engine makes each embedding model's vectors, if the server is an ollama_nb sandbox.
+    """Which engine serves each model (real or made-up answers), if the server is an ollama_nb sandbox.
 
     Asked over HTTP (a real Ollama answers 404), so the client and the sandbox share no code.
     """

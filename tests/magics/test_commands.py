@@ -149,7 +149,7 @@ def test_status(ip: InteractiveShell, ollama_sandbox: Any) -> None:
     assert not down.reachable and "Cannot reach Ollama" in down.error and ">no</td>" in down._repr_html_()
 
 
-def test_status_names_the_sandbox_and_its_embedding_engines(ip: InteractiveShell, ollama_sandbox: Any) -> None:
+def test_status_names_the_sandbox_and_its_engines(ip: InteractiveShell, ollama_sandbox: Any) -> None:
     status = run(ip, "%ollama status")
     assert status.engines == ollama_sandbox.engines() and status.engines
     text = repr(status)

@@ -32,7 +32,7 @@ def test_cli_prints_url_serves_and_stops_on_sigint():
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=10)
         assert proc.returncode == 0
-        assert any("embeddings: all-minilm:latest = " in line for line in banner)
+        assert any("engine:    all-minilm:latest = " in line for line in banner)
         assert "sandbox stopped" in out
     finally:
         if proc.poll() is None:
