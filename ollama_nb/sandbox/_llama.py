@@ -1,7 +1,7 @@
 """A real language model for the sandbox: one GGUF run by llama.cpp (llama-cpp-python).
 
 ``LlamaEngine`` owns one model and one context. It loads and unloads for real (keep_alive),
-evaluates prompts with prefix reuse (as llama-server's ``cache_prompt`` does), and samples
+evaluates each prompt whole (so a seed gives the same answer whatever came before), samples
 token by token with llama.cpp's own samplers in llama-server's order (penalties, top_k,
 typical_p, top_p, min_p, temperature, then a seeded draw; a grammar first when a format is
 asked for), fed with the option values Ollama sends (see ``Sampling.from_options``).
@@ -313,17 +313,12 @@ class LlamaEngine:
         n_vocab = llm.n_vocab()
         vocab = llm._model.vocab
         tokens = job.tokens
-        # prompt: reuse the longest cached prefix, keep one token to evaluate for logits
-        cached = list(llm._input_ids[: llm.n_tokens]) if llm.n_tokens else []
-        prefix = 0
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            prefix += 1
-        prefix = min(prefix, len(tokens) - 1)
+        # the whole prompt every time: a reused prefix (llama-server's cache_prompt) gives
+        # logits that differ in the last bits from a full evaluation, and so seeded answers
+        # that change with what was asked before; here the same request gives the same answer
         started = time.perf_counter()
-        llm.n_tokens = prefix
-        llm.eval(tokens[prefix:])
+        llm.reset()
+        llm.eval(tokens)
         prompt_seconds = time.perf_counter() - started
 
         chain = _Chain(job.sampling, llm.n_ctx(), job.grammar, llm)
@@ -348,11 +343,15 @@ class LlamaEngine:
                     return
                 logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1),
                                                shape=(n_vocab,))
-                data["id"] = ids
-                data["logit"] = logits
-                data["p"] = 0
-                arr.size, arr.selected, arr.sorted = n_vocab, -1, False
-                token = chain.sample(arr)
+
+                def fill() -> Any:
+                    data["id"] = ids
+                    data["logit"] = logits
+                    data["p"] = 0
+                    arr.size, arr.selected, arr.sorted = n_vocab, -1, False
+                    return arr
+
+                token = chain.sample(fill)
                 self.tokens_sampled += 1
                 generated.append(token)
                 if job.logprobs:
@@ -465,11 +464,31 @@ class _Chain:
         if self.grammar is not None:
             self._lc.llama_sampler_accept(self.grammar, token)
 
-    def sample(self, arr: Any) -> int:
-        ref = ctypes.byref(arr)
-        if self.grammar is not None:
-            self._lc.llama_sampler_apply(self.grammar, ref)
-        self._lc.llama_sampler_apply(self.chain, ref)
+    def sample(self, fill: Callable[[], Any]) -> int:
+        """Draw a token from the candidates ``fill()`` sets out.
+
+        With a grammar, as llama.cpp's common sampler does: draw without it, and only if
+        the grammar refuses that token, mask all the candidates and draw again (masking
+        49k candidates every token is what makes a grammar slow).
+        """
+        lc = self._lc
+        arr = fill()
+        lc.llama_sampler_apply(self.chain, ctypes.byref(arr))
+        token = self._chosen(arr)
+        if self.grammar is None:
+            return token
+        one = (lc.llama_token_data * 1)(lc.llama_token_data(token, 1.0, 0.0))
+        check = lc.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)
+        lc.llama_sampler_apply(self.grammar, ctypes.byref(check))
+        if math.isfinite(one[0].logit):
+            return token
+        arr = fill()
+        lc.llama_sampler_apply(self.grammar, ctypes.byref(arr))
+        lc.llama_sampler_apply(self.chain, ctypes.byref(arr))
+        return self._chosen(arr)
+
+    @staticmethod
+    def _chosen(arr: Any) -> int:
         if arr.selected < 0:
             raise RuntimeError("the sampler chose no token")
         return int(arr.data[arr.selected].id)
