@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     "Client": ".client._client",
     "AsyncClient": ".client._async_client",
     "Hosts": ".client._hosts",
+    "connect": "._connect",
     "OllamaError": ".client._errors",
     "InvalidArgumentError": ".client._errors",
     "ConnectError": ".client._errors",
@@ -39,6 +40,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension", "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._connect import connect
     from .client._async_client import AsyncClient
     from .client._client import Client
     from .client._errors import (ConnectError, HostsDownError, IncompleteStreamError,

@@ -247,12 +247,12 @@ class RealText:
                     yield metrics(obj, step)
                     return
                 answer.append(step.text)
-                obj = chunk(step)
-                if obj is None:
+                piece = chunk(step)
+                if piece is None:
                     continue
                 if step.logprobs:
-                    obj["logprobs"] = step.logprobs
-                yield obj
+                    piece["logprobs"] = step.logprobs
+                yield piece
 
         closed = False
 

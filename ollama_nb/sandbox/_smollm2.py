@@ -144,8 +144,9 @@ def tools_json(tools: list[Any]) -> str:
     out = []
     for tool in tools:
         tool = tool if isinstance(tool, dict) else {}
-        fn = tool.get("function") if isinstance(tool.get("function"), dict) else {}
-        params = fn.get("parameters") if isinstance(fn.get("parameters"), dict) else {}
+        fn: dict[str, Any] = tool["function"] if isinstance(tool.get("function"), dict) else {}
+        params: dict[str, Any] = (fn["parameters"] if isinstance(fn.get("parameters"), dict)
+                                  else {})
         p: dict[str, Any] = {"type": params.get("type") or ""}
         if params.get("$defs") is not None:
             p["$defs"] = _go_value(params["$defs"])
@@ -212,7 +213,7 @@ def render_messages(messages: list[dict[str, Any]], tools: list[Any] | None = No
             elif calls:
                 parts.append("<tool_call>[\n")
                 for call in calls:
-                    fn = call.get("function") or {} if isinstance(call, dict) else {}
+                    fn = (call.get("function") or {}) if isinstance(call, dict) else {}
                     parts.append(f'{{"name": "{fn.get("name") or ""}", "arguments": '
                                  f'{_arguments_json(fn.get("arguments"))}}}')
                 parts.append("\n]</tool_call>")
