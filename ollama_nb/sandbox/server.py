@@ -680,7 +680,7 @@ class Sandbox:
                                         if self._use_minilm(m)
                                         else "word-overlap")
             elif self._use_llama(m):
-                out[m.name.shortest] = "llama.cpp (SmolLM2-135M-Instruct, real model)"
+                out[m.name.shortest] = "real SmolLM2-135M-Instruct, via llama.cpp"
             else:
                 out[m.name.shortest] = "deterministic text"
         return dict(sorted(out.items()))

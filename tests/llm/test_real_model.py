@@ -55,7 +55,7 @@ def user_prompt(text: str, system: str | None = None) -> str:
 def test_the_sandbox_installs_and_names_the_real_model(ollama_sandbox: Sandbox) -> None:
     assert MODEL in ollama_sandbox.installed()
     engines = ollama_sandbox.engines()
-    assert engines[MODEL].startswith("llama.cpp")
+    assert engines[MODEL] == "real SmolLM2-135M-Instruct, via llama.cpp"
     assert engines["llama3.2:latest"] == "deterministic text"
     served = requests.get(ollama_sandbox.url + "/_sandbox/engines", timeout=10).json()
     assert served["engines"] == engines
