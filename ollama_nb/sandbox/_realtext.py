@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _smollm2
-from ._api import ApiError, Context, Reply, Stream, _StreamPathError
+from ._api import ApiError, Context, Reply, Stream, _ns, _StreamPathError
 from ._catalogue import LocalModel, Store
 from ._gguf import FILE_TYPES
 from ._llama import Job, LlamaEngine, Sampling, Step
@@ -25,10 +25,6 @@ from ._wire import keep_alive_seconds, utc_now
 __all__ = ["RealText"]
 
 _DROPPED_KEYS = ("general.name", "tokenizer.chat_template")  # as Ollama's /api/show
-
-
-def _ns(seconds: float) -> int:
-    return max(1, int(seconds * 1e9))
 
 
 def human_number(n: int) -> str:
