@@ -32,6 +32,7 @@ class Connection:
     engines: dict[str, str] | None  # the sandbox's engines; None for a real Ollama
     version: str | None = None
     sandbox: Any = None  # the Sandbox started here, if any
+    tried: str | None = None  # the host that did not answer, when the sandbox was started
 
     @property
     def is_sandbox(self) -> bool:
@@ -39,7 +40,7 @@ class Connection:
 
     def describe(self) -> str:
         if self.sandbox is not None:
-            where = f"No Ollama answered: using the built-in sandbox at {self.url}"
+            where = f"No Ollama at {self.tried}: using the built-in sandbox at {self.url}"
         elif self.is_sandbox:
             where = f"Connected to the ollama_nb sandbox at {self.url}"
         else:
@@ -96,7 +97,7 @@ def connect(host: str | None = None, *, quiet: bool = False) -> Connection:
     sandbox = None
     with Client(host) as client:
         reachable = client.is_reachable()
-        url = client.base_url
+        url = tried = client.base_url
     if not reachable:
         from .sandbox import Sandbox
 
@@ -109,7 +110,8 @@ def connect(host: str | None = None, *, quiet: bool = False) -> Connection:
         model = _choose(client, engines is not None)
     if model is not None:
         session.set("model", model)
-    conn = Connection(url, model, engines, version, sandbox)
+    conn = Connection(url, model, engines, version, sandbox,
+                      tried if sandbox is not None else None)
     if not quiet:
         print(conn.describe())
     return conn

@@ -59,7 +59,7 @@ def test_no_server_starts_the_sandbox_here(monkeypatch: pytest.MonkeyPatch,
     try:
         assert conn.sandbox is not None and os.environ["OLLAMA_HOST"] == conn.sandbox.url
         assert capsys.readouterr().out.startswith(
-            f"No Ollama answered: using the built-in sandbox at {conn.sandbox.url}")
+            f"No Ollama at http://127.0.0.1:9: using the built-in sandbox at {conn.sandbox.url}")
         assert conn.model == FIRST_CHOICE
     finally:
         if conn.sandbox is not None:

@@ -22,6 +22,7 @@ import pytest
 
 from ollama_nb import Client
 from ollama_nb.sandbox import Sandbox
+from ollama_nb.sandbox.server import _llama_ok
 
 pytestmark = pytest.mark.slow
 
@@ -55,11 +56,14 @@ def _progress(stdout: str) -> list[tuple[int, int, str, str]]:
     return [(int(m[1]), int(m[2]), m[3], m[4]) for m in map(LINE.match, stdout.splitlines()) if m]
 
 
+FIRST_PROMPT = "%%ollama\n"  # the quickstart's first prompt: the chosen chat model
+
+
 def _first_prompt_answer() -> tuple[str, str]:
-    """The first ``%%ollama llama3.2`` prompt of the quickstart and the sandbox's answer to it."""
-    cell = next(c for c in _code_cells(QUICKSTART) if c.source.startswith("%%ollama llama3.2\n"))
+    """The quickstart's first prompt and a made-up-text sandbox's llama3.2 answer to it."""
+    cell = next(c for c in _code_cells(QUICKSTART) if c.source.startswith(FIRST_PROMPT))
     prompt = cell.source.split("\n", 1)[1]
-    with Sandbox() as sandbox:
+    with Sandbox(llm=False) as sandbox:
         return prompt, Client(sandbox.url).generate("llama3.2", prompt).response
 
 
@@ -87,17 +91,21 @@ def test_demo_starts_its_own_sandbox_when_no_ollama_answers(tmp_path: Path) -> N
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
     assert "Connected to the ollama_nb sandbox at http://127.0.0.1:" in code[0].outputs[0].text
 
-    # the answer the sandbox gives to the first prompt is in both files, in its final form
-    _, answer = _first_prompt_answer()
-    first_sentence = answer.split(". ")[0]
-    prompt_cell = next(c for c in code if c.source.startswith("%%ollama llama3.2\n"))
+    # the first answer (from the chat model the first cell chose) is in both files, whole
+    model = code[0].outputs[0].text.split("Chat model: ", 1)[1].split()[0]
+    assert model == ("smollm2:135m" if _llama_ok() else "llama3.2:latest")
+    prompt_cell = next(c for c in code if c.source.startswith(FIRST_PROMPT))
     shown = [o for o in prompt_cell.outputs if o.output_type == "display_data"]
-    assert len(shown) == 1 and shown[0].data["text/plain"].startswith(answer)
+    assert len(shown) == 1
+    answer, stats = shown[0].data["text/plain"].rsplit("\n\n", 1)
+    assert stats.startswith(model.removesuffix(":latest") + " · ") and answer.strip()
+    first_sentence = answer.strip().split(". ")[0].split("\n")[0]
     text = page.read_text(encoding="utf-8")
     assert text.lstrip().lower().startswith("<!doctype html")
     assert html.escape(first_sentence, quote=False) in text
 
 
+@pytest.mark.ollama_sandbox(llm=False)  # made-up text: the same answer on every run
 def test_demo_uses_the_ollama_that_answers(ollama_sandbox: Any, tmp_path: Path) -> None:
     proc = _demo("--out", str(tmp_path), host=ollama_sandbox.url)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
@@ -107,7 +115,7 @@ def test_demo_uses_the_ollama_that_answers(ollama_sandbox: Any, tmp_path: Path) 
     asked = [r for r in ollama_sandbox.requests if r.path == "/api/generate"]
     assert any(r.body.get("prompt") == prompt for r in asked)  # this server answered the cells
     ran = nbformat.read(tmp_path / QUICKSTART.name, as_version=4)
-    cell = next(c for c in ran.cells if c.source.startswith("%%ollama llama3.2\n"))
+    cell = next(c for c in ran.cells if c.source.startswith(FIRST_PROMPT))
     assert cell.outputs[-1].data["text/plain"].startswith(answer)
 
 
