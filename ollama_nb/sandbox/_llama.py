@@ -366,10 +366,10 @@ class LlamaEngine:
                 token = chain.sample(fill)
                 self.tokens_sampled += 1
                 generated.append(token)
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    break  # never shown, so no logprob either (Ollama drops the last one's)
                 if job.logprobs:
                     pending_lp.append(_logprob(llm, logits, token, job.top_logprobs))
-                if llama_cpp.llama_vocab_is_eog(vocab, token):
-                    break
                 chain.accept(token)
                 pending += decoder.decode(_piece(vocab, token, special=False))
                 hit = [pending.find(s) for s in job.stop if s in pending]
