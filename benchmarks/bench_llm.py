@@ -5,8 +5,9 @@ round by round so the machine's noise hits every contender alike:
 
 * ``in-process``  ``llama_cpp.Llama.create_completion(stream=True)`` in this process, with
   the threads the sandbox uses (half the CPUs to generate, all for the prompt);
-* ``sandbox API`` ``/api/generate`` (streamed NDJSON over HTTP/1.1) of a sandbox running in a
-  child process, read with ``requests`` + ``iter_lines`` + ``json.loads``;
+* ``sandbox API`` ``/api/generate`` (streamed NDJSON over HTTP/1.1, the prompt rendered by
+  the sandbox's template) of a sandbox running in a child process, read with ``requests``
+  + ``iter_lines`` + ``json.loads``; the in-process side gets the same rendered prompt;
 * ``%%ollama``    the cell magic in a real ``InteractiveShell`` under ``capture_output``,
   against the same sandbox (client, throttled display, final Markdown render, result).
 
@@ -42,9 +43,8 @@ def _serve(queue: Any, stop: Any) -> None:
         stop.wait()
 
 
-def _timed(chunks: Any) -> tuple[str, float, float, int]:
-    """(text, seconds to first text, seconds first -> last, pieces) of a timed stream."""
-    start = time.perf_counter()
+def _timed(start: float, chunks: Any) -> tuple[str, float, float, int]:
+    """(text, seconds from ``start`` to the first text, seconds first -> last, pieces)."""
     first = last = 0.0
     parts: list[str] = []
     for piece in chunks:
@@ -59,16 +59,18 @@ def _timed(chunks: Any) -> tuple[str, float, float, int]:
 
 def in_process(llm: Any, prompt: str, tokens: int) -> tuple[str, float, float, int]:
     llm.reset()  # the whole prompt every time, as the sandbox evaluates it
+    start = time.perf_counter()
     stream = llm.create_completion(prompt, max_tokens=tokens, temperature=0.0, stream=True)
-    return _timed(c["choices"][0]["text"] for c in stream)
+    return _timed(start, (c["choices"][0]["text"] for c in stream))
 
 
 def api(http: Any, url: str, prompt: str, tokens: int) -> tuple[str, float, float, int]:
-    body = {"model": "smollm2:135m", "prompt": prompt, "raw": True,
+    body = {"model": "smollm2:135m", "prompt": prompt,
             "options": {"temperature": 0, "num_predict": tokens}}
+    start = time.perf_counter()
     with http.post(url + "/api/generate", json=body, stream=True, timeout=600) as r:
         r.raise_for_status()
-        return _timed(json.loads(line)["response"] for line in r.iter_lines() if line)
+        return _timed(start, (json.loads(line)["response"] for line in r.iter_lines() if line))
 
 
 def main() -> int:
@@ -91,7 +93,7 @@ def main() -> int:
     gen_threads, prompt_threads = default_threads()
     llm = Llama(str(_smollm2.weights_path()), n_ctx=4096, n_threads=gen_threads,
                 n_threads_batch=prompt_threads, verbose=False)
-    prompts = [_smollm2.render_messages([{"role": "user", "content": p}]) for p in PROMPTS]
+    rendered = {p: _smollm2.render_messages([{"role": "user", "content": p}]) for p in PROMPTS}
 
     ctx = mp.get_context("spawn")
     queue, stop = ctx.Queue(), ctx.Event()
@@ -106,7 +108,7 @@ def main() -> int:
     ip.run_line_magic("load_ext", "ollama_nb")
 
     def magic(prompt: str) -> tuple[str, float, float, int]:
-        cell = (f"%%ollama smollm2:135m --host {url} --raw --temperature 0 "
+        cell = (f"%%ollama smollm2:135m --host {url} --temperature 0 "
                 f"--num-predict {args.tokens} --no-interpolate\n{prompt}")
         with capture_output():
             start = time.perf_counter()
@@ -118,13 +120,13 @@ def main() -> int:
 
     runs: dict[str, list[tuple[float, float]]] = {"in-process": [], "sandbox API": []}
     magic_ratio: list[float] = []
-    for p in prompts:  # warm up: load the model on both sides
+    for p in PROMPTS:  # warm up: load the model on both sides
         api(http, url, p, 4)
-        in_process(llm, p, 4)
+        in_process(llm, rendered[p], 4)
     try:
         for _ in range(args.rounds):
-            for p in prompts:
-                text_a, ttft_a, gen_a, n_a = in_process(llm, p, args.tokens)
+            for p in PROMPTS:
+                text_a, ttft_a, gen_a, n_a = in_process(llm, rendered[p], args.tokens)
                 text_b, ttft_b, gen_b, n_b = api(http, url, p, args.tokens)
                 text_c, _, total_c, _ = magic(p)
                 assert text_a == text_b == text_c, "the answers differ from llama-cpp-python's"
@@ -135,7 +137,7 @@ def main() -> int:
         stop.set()
         child.join(timeout=30)
 
-    print(f"smollm2:135m greedy, {args.tokens} tokens x {len(prompts)} prompts x "
+    print(f"smollm2:135m greedy, {args.tokens} tokens x {len(PROMPTS)} prompts x "
           f"{args.rounds} rounds, threads {gen_threads}/{prompt_threads}, "
           f"Python {sys.version.split()[0]}")
     base = statistics.median(r[1] for r in runs["in-process"])

@@ -74,13 +74,13 @@ def test_notebook_runs_and_matches_stored_outputs(path: Path, ollama_sandbox: An
 
 def test_nbval_catches_a_changed_answer(ollama_sandbox: Any, tmp_path: Path) -> None:
     """The check is not vacuous: a stored answer that the sandbox would not give fails."""
-    # real-model answers are not compared; 02's deterministic qwen3 answer is
-    source = NOTEBOOKS_DIR / "02-chat.ipynb"
+    # real-model answers are not compared; 04's deterministic pirate (from qwen3:0.6b) is
+    source = NOTEBOOKS_DIR / "04-models.ipynb"
     nb = json.loads(source.read_text())
     answers = [c for c in nb["cells"] if c["cell_type"] == "code"
                and "nbval-check-output" in c.get("metadata", {}).get("tags", [])
-               and "".join(c["source"]).startswith("%%ollama qwen3 ")]
-    assert answers, "02-chat has a checked %%ollama cell"
+               and "".join(c["source"]).startswith("%%ollama pirate ")]
+    assert answers, "04-models has a checked %%ollama cell"
     data = answers[0]["outputs"][0]["data"]
     data["text/plain"] = "A different answer.\n" + "".join(data["text/plain"])
     copy = tmp_path / source.name

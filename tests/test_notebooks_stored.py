@@ -78,10 +78,13 @@ def test_notebook_was_executed_top_to_bottom(path: Path) -> None:
 def test_first_cell_says_which_server_answered(path: Path) -> None:
     first = _code(_load(path))[0]
     assert first.source.startswith("%load_ext ollama_nb")
-    assert "OLLAMA_HOST" in first.source and "Sandbox()" in first.source
+    assert "onb.connect()" in first.source
     said = "".join(o.text for o in first.outputs if o.output_type == "stream")
-    assert re.fullmatch(r"Connected to the ollama_nb sandbox at http://127\.0\.0\.1:\d+\n", said)
-    assert CHECK_TAG in first.metadata.get("tags", [])
+    assert re.fullmatch(r"Connected to the ollama_nb sandbox at http://127\.0\.0\.1:\d+\n"
+                        r"Chat model: smollm2:135m \(real SmolLM2-135M-Instruct, via llama\.cpp\)\n",
+                        said), said
+    # what it says depends on what is installed, so nbval does not compare it
+    assert CHECK_TAG not in first.metadata.get("tags", [])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
@@ -129,19 +132,20 @@ def test_stored_html_runs_no_script_and_holds_no_secrets(path: Path) -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_checked_cells_have_outputs_to_compare(path: Path) -> None:
     checked = [c for c in _code(_load(path)) if CHECK_TAG in c.metadata.get("tags", [])]
-    assert len(checked) >= 5
+    assert checked  # (cells with the real model's text are not compared: they vary by CPU)
     for cell in checked:
         assert cell.outputs, f"a checked cell with no stored output: {cell.source[:60]!r}"
 
 
 _MODEL_PATTERNS = (
-    re.compile(r"^%%ollama (?!embed|create)([\w.:-]+)", re.MULTILINE),
+    re.compile(r"^%%ollama (?!embed|create|-)([\w.:-]+)", re.MULTILINE),
     re.compile(r"^%ollama (?:pull|show) ([\w.:-]+)", re.MULTILINE),
     re.compile(r"^%%ollama embed ([\w.:-]+)", re.MULTILINE),
     re.compile(r"^FROM ([\w.:-]+)", re.MULTILINE),
     re.compile(r"client\.chat\(\"([\w.:-]+)\""),
     re.compile(r"model=\"([\w.:-]+)\""),
     re.compile(r" -m ([\w.:-]+)"),
+    re.compile(r"picker\.value = \"([\w.:-]+)\""),
 )
 
 
@@ -151,8 +155,8 @@ def test_models_are_ollama_library_names(path: Path) -> None:
     source = "\n".join(c.source for c in _code(_load(path)))
     created = set(re.findall(r"^%%ollama create ([\w.:-]+)", source, re.MULTILINE))
     created |= set(re.findall(r"^%ollama cp \S+ ([\w.:-]+)", source, re.MULTILINE))
+    # (most prompts use the chat model the first cell chooses, and name none)
     used = {m for pattern in _MODEL_PATTERNS for m in pattern.findall(source)} - created
-    assert used
     for name in used:
         full = name if ":" in name else f"{name}:latest"
         assert full in LIBRARY, f"{name} is not an Ollama library model known to the sandbox"

@@ -337,7 +337,8 @@ class LlamaEngine:
         for t in tokens:
             chain.accept_history(t)
         data = np.zeros(n_vocab, dtype=[("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
-        ids = np.arange(n_vocab, dtype=np.int32)
+        fresh = data.copy()
+        fresh["id"] = np.arange(n_vocab, dtype=np.int32)
         arr = llama_cpp.llama_token_data_array(
             data=ctypes.cast(data.ctypes.data, llama_cpp.llama_token_data_p),
             size=n_vocab, selected=-1, sorted=False)
@@ -357,13 +358,12 @@ class LlamaEngine:
                                                shape=(n_vocab,))
 
                 def fill() -> Any:
-                    data["id"] = ids
+                    np.copyto(data, fresh)  # the samplers sort the candidates in place
                     data["logit"] = logits
-                    data["p"] = 0
                     arr.size, arr.selected, arr.sorted = n_vocab, -1, False
                     return arr
 
-                token = chain.sample(fill)
+                token = chain.sample(fill, logits)
                 self.tokens_sampled += 1
                 generated.append(token)
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
@@ -463,6 +463,8 @@ class _Chain:
         add(chain, llama_cpp.llama_sampler_init_temp_ext(s.temperature, 0.0, 1.0))
         add(chain, llama_cpp.llama_sampler_init_dist(s.seed if s.seed >= 0 else DEFAULT_SEED))
         self.chain = chain
+        self.argmax = (s.temperature <= 0 and s.repeat_penalty == 1
+                       and s.frequency_penalty == 0 and s.presence_penalty == 0)
         self.grammar = None
         if grammar is not None:
             self.grammar = llama_cpp.llama_sampler_init_grammar(
@@ -476,17 +478,22 @@ class _Chain:
         if self.grammar is not None:
             self._lc.llama_sampler_accept(self.grammar, token)
 
-    def sample(self, fill: Callable[[], Any]) -> int:
-        """Draw a token from the candidates ``fill()`` sets out.
+    def sample(self, fill: Callable[[], Any], logits: Any) -> int:
+        """Draw a token from the candidates ``fill()`` sets out (``logits``: the raw ones).
 
         With a grammar, as llama.cpp's common sampler does: draw without it, and only if
         the grammar refuses that token, mask all the candidates and draw again (masking
-        49k candidates every token is what makes a grammar slow).
+        49k candidates every token is what makes a grammar slow). Greedy without
+        penalties is the largest logit: the chain would pick the same token, so it is
+        skipped (setting out 49k candidates costs more than the rest of a step).
         """
         lc = self._lc
-        arr = fill()
-        lc.llama_sampler_apply(self.chain, ctypes.byref(arr))
-        token = self._chosen(arr)
+        if self.argmax:
+            token = int(logits.argmax())
+        else:
+            arr = fill()
+            lc.llama_sampler_apply(self.chain, ctypes.byref(arr))
+            token = self._chosen(arr)
         if self.grammar is None:
             return token
         one = (lc.llama_token_data * 1)(lc.llama_token_data(token, 1.0, 0.0))
