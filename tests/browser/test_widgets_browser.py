@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 PROMPT = "Why is the sky blue? Explain light, air, colour and scattering."
 LONG = 30_000  # ms: generous, the CI machine has 2 busy cores
+DONE = 120_000  # ms: a whole real-model answer on that machine
 REAL_MODEL = "smollm2:135m"  # a real language model, when the sandbox serves one
 
 
@@ -25,6 +26,13 @@ def chat_model(lab: Any) -> str:
     """The model whose answers the screenshots show: a real one if the sandbox has it."""
     installed = lab.sandbox.installed()
     return REAL_MODEL if any(REAL_MODEL in name for name in installed) else "llama3.2"
+
+
+@pytest.fixture
+def options(shots: Path | None) -> dict[str, int]:
+    """Cap the answer's length: the real model makes ~3 tokens/s on a busy 2-core CI
+    machine, so a full answer outlasts any wait; screenshots get a paragraph."""
+    return {"num_predict": 160 if shots else 48}
 
 
 def _shoot(locator: Any, folder: Path | None, name: str) -> None:
@@ -42,13 +50,13 @@ def _requests_for(lab: Any, text: str) -> list[Any]:
 
 
 def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, shots: Any,
-                                                  chat_model: str) -> None:
+                                                  chat_model: str, options: Any) -> None:
     nb = open_notebook(
         [
             "from ollama_nb.widgets import StreamPane\n"
             "pane = StreamPane()\n"
             "display(pane)\n"
-            f"result = pane.run({chat_model!r}, {PROMPT!r})",
+            f"result = pane.run({chat_model!r}, {PROMPT!r}, options={options!r})",
             "print(pane.status, len(pane.text) > 50, result.done)",
         ]
     )
@@ -64,7 +72,7 @@ def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, shots: Any
         timeout=LONG,
     )
     pane = nb.cell(0).locator(".ollama-nb-pane")
-    expect(pane.get_by_text("✔ done")).to_be_visible(timeout=LONG)
+    expect(pane.get_by_text("✔ done")).to_be_visible(timeout=DONE)
     nb.wait_idle()
     assert nb.text(1).strip() == "done True True"
     # the record: an ordinary display output after the widget, kept when the notebook is saved
@@ -143,10 +151,12 @@ def test_picker_lists_the_sandbox_chat_models_and_sets_the_default(
     expect(select).to_have_value(llama, timeout=LONG)
 
 
-def test_chatbox_round_trip(open_notebook: Any, shots: Any, chat_model: str) -> None:
+def test_chatbox_round_trip(open_notebook: Any, shots: Any, chat_model: str,
+                            options: Any) -> None:
     nb = open_notebook(
         [
-            f"%load_ext ollama_nb\n%ollama chatbox lab -m {chat_model}",
+            "%load_ext ollama_nb\nfrom ollama_nb.widgets import ChatBox\n"
+            f"ChatBox('lab', model={chat_model!r}, options={options!r})",
             "from ollama_nb.client._chat import chats\n"
             "print([m['role'] for m in chats.get('lab').messages])",
         ]
@@ -159,14 +169,14 @@ def test_chatbox_round_trip(open_notebook: Any, shots: Any, chat_model: str) -> 
     entry.press("Enter")
     reply = box.locator(".ollama-nb-assistant:visible").first
     expect(reply).to_be_visible(timeout=LONG)
-    expect(box.get_by_text("✔", exact=False).last).to_be_visible(timeout=LONG)
+    expect(box.get_by_text("✔", exact=False).last).to_be_visible(timeout=DONE)
     expect(box.locator(".ollama-nb-user")).to_contain_text("leaves change colour")
     expect(entry).to_have_value("")
     # a second turn through the Send button
     entry.fill("And why are they green in summer?")
     box.get_by_role("button", name="Send").click()
     expect(box.locator(".ollama-nb-assistant:visible")).to_have_count(2, timeout=LONG)
-    expect(box.get_by_role("button", name="Send")).to_be_enabled(timeout=LONG)
+    expect(box.get_by_role("button", name="Send")).to_be_enabled(timeout=DONE)
     nb.run_cell(1)
     nb.wait_idle(cells=[0, 1])
     assert nb.text(1).strip() == "['user', 'assistant', 'user', 'assistant']"
