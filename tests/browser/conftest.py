@@ -31,7 +31,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -531,3 +531,13 @@ def screenshot_dir() -> Path | None:
 def shots(lab: Lab, screenshot_dir: Path | None) -> Path | None:
     """Where this test's screenshots go: the README's are taken in JupyterLab only."""
     return screenshot_dir if lab.frontend == "lab" else None
+
+
+@pytest.fixture
+def shoot(shots: Path | None) -> Callable[[Any, str], None]:
+    """``shoot(locator, "name.png")`` writes that screenshot when screenshots are wanted."""
+    def _shoot(locator: Any, name: str) -> None:
+        if shots is not None:
+            locator.scroll_into_view_if_needed()
+            locator.screenshot(path=str(shots / name), animations="disabled")
+    return _shoot

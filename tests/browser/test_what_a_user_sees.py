@@ -10,7 +10,6 @@ readable colours in the dark theme, and what a saved notebook shows when reopene
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
@@ -37,12 +36,6 @@ $$
 $$
 """
 MATH = 4  # three inline formulas and one display
-
-
-def _shoot(locator: Any, folder: Path | None, name: str) -> None:
-    if folder is not None:
-        locator.scroll_into_view_if_needed()
-        locator.screenshot(path=str(folder / name), animations="disabled")
 
 
 def _set_well(seen: dict[str, Any]) -> None:
@@ -160,7 +153,7 @@ def test_the_chatbox_in_light_and_dark(open_notebook: Any, hostile: Any) -> None
 
 
 def test_a_pull_shows_bars_then_its_outcome_once(open_notebook: Any, lab: Any,
-                                                 shots: Any) -> None:
+                                                 shoot: Any) -> None:
     model = {"lab": "gemma3:1b", "notebook": "qwen3:0.6b"}[lab.frontend]  # one sandbox for both
     assert model not in lab.sandbox.installed(), "a pull of a model already there takes no time"
     lab.sandbox.pull_delay = 0.5  # a few seconds of bars, to be seen on a busy machine
@@ -169,7 +162,8 @@ def test_a_pull_shows_bars_then_its_outcome_once(open_notebook: Any, lab: Any,
         nb.run_all()
         bars = nb.cell(0).locator(".ollama-nb-progress")
         expect(bars.locator(".widget-hprogress").first).to_be_visible(timeout=LONG)
-        _shoot(bars, shots, "progress.png")
+        expect(bars).to_contain_text(" MB / ", timeout=LONG)  # a layer's bar has moved
+        shoot(bars, "progress.png")
         expect(bars).to_have_count(0, timeout=LONG)  # replaced by the outcome
         nb.wait_idle()
     finally:

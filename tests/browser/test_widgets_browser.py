@@ -31,14 +31,9 @@ def chat_model(lab: Any) -> str:
 @pytest.fixture
 def options(shots: Path | None) -> dict[str, int]:
     """Cap the answer's length: the real model makes ~3 tokens/s on a busy 2-core CI
-    machine, so a full answer outlasts any wait; screenshots get a paragraph."""
-    return {"num_predict": 160 if shots else 48}
-
-
-def _shoot(locator: Any, folder: Path | None, name: str) -> None:
-    if folder is not None:
-        locator.scroll_into_view_if_needed()
-        locator.screenshot(path=str(folder / name), animations="disabled")
+    machine, so a full answer outlasts any wait; screenshots get a paragraph each (two
+    turns of the chat box still fit in the page)."""
+    return {"num_predict": 80 if shots else 48}
 
 
 def _requests_for(lab: Any, text: str) -> list[Any]:
@@ -49,7 +44,7 @@ def _requests_for(lab: Any, text: str) -> list[Any]:
     ]
 
 
-def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, shots: Any,
+def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, shoot: Any,
                                                   chat_model: str, options: Any) -> None:
     nb = open_notebook(
         [
@@ -83,7 +78,7 @@ def test_pane_shows_text_while_the_answer_streams(open_notebook: Any, shots: Any
     answer = "".join(record["text/plain"])
     assert "tokens" in answer and len(answer) > 50
     assert "ollama-nb-answer" in "".join(record["text/html"])
-    _shoot(pane, shots, "pane.png")
+    shoot(pane, "pane.png")
 
 
 def test_stop_ends_background_and_async_streams(open_notebook: Any, lab: Any) -> None:
@@ -117,7 +112,7 @@ def test_stop_ends_background_and_async_streams(open_notebook: Any, lab: Any) ->
 
 
 def test_picker_lists_the_sandbox_chat_models_and_sets_the_default(
-    open_notebook: Any, shots: Any, lab: Any
+    open_notebook: Any, shoot: Any, lab: Any
 ) -> None:
     nb = open_notebook(
         [
@@ -134,7 +129,7 @@ def test_picker_lists_the_sandbox_chat_models_and_sets_the_default(
     values = select.locator("option").evaluate_all("os => os.map(o => o.value)")
     assert [v.split()[0] for v in values] == chat  # embedding-only models: not for chat
     assert select.evaluate("s => s.value").startswith("llama3.2:latest")
-    _shoot(nb.cell(0).locator(".jp-OutputArea-output").last, shots, "picker.png")
+    shoot(nb.cell(0).locator(".jp-OutputArea-output").last, "picker.png")
 
     select.select_option(value=next(v for v in values if v.startswith("qwen3:latest")))
     # the choice travels as a widget message, maybe on a subshell: ask until it has landed
@@ -151,7 +146,7 @@ def test_picker_lists_the_sandbox_chat_models_and_sets_the_default(
     expect(select).to_have_value(llama, timeout=LONG)
 
 
-def test_chatbox_round_trip(open_notebook: Any, shots: Any, chat_model: str,
+def test_chatbox_round_trip(open_notebook: Any, shoot: Any, chat_model: str,
                             options: Any) -> None:
     nb = open_notebook(
         [
@@ -180,7 +175,7 @@ def test_chatbox_round_trip(open_notebook: Any, shots: Any, chat_model: str,
     nb.run_cell(1)
     nb.wait_idle(cells=[0, 1])
     assert nb.text(1).strip() == "['user', 'assistant', 'user', 'assistant']"
-    _shoot(box, shots, "chatbox.png")
+    shoot(box, "chatbox.png")
 
 
 def test_hostile_answers_run_no_script(open_notebook: Any, hostile: Any, page: Any) -> None:
