@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "project": ".frames",
     "plot_projection": ".frames",
     "map_prompts": ".frames",
+    "wait": ".magics._background",
 }
 
 __all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension", "__version__"])
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client._hosts import Hosts
     from .frames import (embed, map_prompts, models, nearest, plot_projection, project, running,
                          similarity)
+    from .magics._background import wait
 
 
 def __getattr__(name: str) -> Any:

@@ -236,6 +236,27 @@ class Commands:
     def do_help(self, args: Any, cell: str | None) -> None:
         print(HELP)
 
+    def do_stop(self, args: Any, cell: str | None) -> None:
+        """Stop background answers (``%%ollama --bg``): the newest, ``all``, or number N."""
+        from ._background import answers
+
+        try:
+            jobs = answers.find(args.which)
+        except ValueError as exc:
+            raise UsageError(f"{exc}. Usage: {SUBCOMMANDS['stop']}") from None
+        if not jobs:
+            print("no background answer is streaming")
+            return
+        for job in jobs:
+            job.stop()
+        from concurrent.futures import wait
+
+        wait([job.future for job in jobs], timeout=10)  # so the next cell sees _ollama set
+        for job in jobs:
+            kept = len(job.result.text)
+            print(f"⏹ stopped {job.label} ({job.model}): "
+                  + (f"{kept} characters kept" if kept else "nothing had arrived"))
+
     def do_models(self, args: Any, cell: str | None) -> Any:
         frames = _frames()
         with client_errors():

@@ -6,7 +6,8 @@ Every setting is a traitlet (``%config OllamaMagics.update_rate = 4`` or
 both ways, so ``%ollama model NAME``, the model picker and ``onb.embed`` agree.
 
 Return values: ``%%ollama PROMPT`` returns ``None`` (the answer is already on
-screen; the result is in ``_ollama`` and ``-o VAR``); subcommands that produce
+screen; the result is in ``_ollama`` and ``-o VAR``; with ``--bg`` they are set when
+the answer ends, see :mod:`._background`); subcommands that produce
 data (``models``, ``ps``, ``show``, ``embed``, ``chat --history``, ``status``,
 ``picker``, ``chatbox``) return it, so it shows as ``Out[n]`` and can be assigned.
 """
@@ -96,6 +97,15 @@ class OllamaMagics(Magics):
     use_widgets = Bool(True, help=(
         "Show pull/push/create progress with the PullProgress widget when running in a "
         "Jupyter kernel with ipywidgets; otherwise (or when False) a text view.")).tag(config=True)
+    background = Bool(False, help=(
+        "Run every %%ollama prompt in the background, as with --bg: the cell returns at once "
+        "and the answer streams into its output (--no-bg runs one in the foreground). Where "
+        "no frontend shows output that arrives after a cell ends (nbconvert --execute, "
+        "papermill, nbval, jupyter console, terminal IPython) the cell waits for its answer "
+        "instead.")).tag(config=True)
+    background_limit = Int(4, help=(
+        "Most background answers that stream at once; more wait in a queue, in order, and "
+        "start as others end (each says so in its output).")).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -108,6 +118,13 @@ class OllamaMagics(Magics):
                 self._set_quietly(name, getattr(session, name))
         chats.set_history_limit(self.history_limit)
         self._unobserve = session.observe(self._session_changed)
+        from . import _awaited, _background
+
+        _background.answers.set_limit(self.background_limit)
+        self._transformer = None
+        if shell is not None and _awaited.can_await(shell):  # --pane cells are awaited
+            self._transformer = _awaited.await_pane_cells
+            shell.input_transformers_post.append(self._transformer)
 
     # ----------------------------------------------------------------- settings plumbing
 
@@ -126,6 +143,18 @@ class OllamaMagics(Magics):
     @observe("history_limit")
     def _history_limit_changed(self, change: Any) -> None:
         chats.set_history_limit(change["new"])
+
+    @validate("background_limit")
+    def _check_background_limit(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError("background_limit must be >= 1 (answers beyond it wait in a queue)")
+        return int(proposal["value"])
+
+    @observe("background_limit")
+    def _background_limit_changed(self, change: Any) -> None:
+        from ._background import answers
+
+        answers.set_limit(change["new"])
 
     @validate("host")
     def _check_host(self, proposal: Any) -> Any:
@@ -162,8 +191,16 @@ class OllamaMagics(Magics):
         return _context.widgets_wanted(self.use_widgets, self.live, self.shell)
 
     def close(self) -> None:
-        """Stop following the session (called by ``%unload_ext``)."""
+        """Stop following the session, stop background answers, take the cell transformer out
+        (called by ``%unload_ext``)."""
         self._unobserve()
+        from ._background import answers
+
+        for job in answers.pending():
+            job.stop()
+        transformers = getattr(self.shell, "input_transformers_post", [])
+        if self._transformer in transformers:
+            transformers.remove(self._transformer)
 
     def client(self, host: str | None = None, timeout: Any = None) -> Any:
         """A cached client for ``host`` (default: the session host); a bad URL is a UsageError."""
@@ -204,8 +241,9 @@ class OllamaMagics(Magics):
 
     ollama.__doc__ = HELP  # shown by %ollama? and %%ollama?
 
-    def _prompt(self, line: str, cell: str, local_ns: Any) -> None:
-        from ._prompt import build_request, run_request
+    def _prompt(self, line: str, cell: str, local_ns: Any) -> Any:
+        from . import _awaited
+        from ._prompt import build_request, new_result, run_request
         from ._stream_display import LiveAnswer
 
         args = parse_cell_line(line)
@@ -218,21 +256,88 @@ class OllamaMagics(Magics):
         model = args.model or self.model
         if not model:
             raise UsageError("no model: give one (%%ollama llama3.2) or set %ollama model NAME")
+        background = self._runs_in_background(args)
+        if args.chat:
+            self._check_chat_free(args.chat)
         chat = chats.get(args.chat) if args.chat else None
         request = build_request(args, prompt, model=model, default_options=self.options,
                                 user_ns=user_ns, local_ns=local_ns, chat=chat)
         live_display = self.live and request.stream
-        pane = self._pane() if args.pane and live_display else None
+        view = self._pane() if args.pane and live_display else None
+        number = 0
+        if background:
+            from ._background import answers
+
+            number = answers.next_number()
+            if view is None:
+                view = self._stop_control(f"#{number}")
         live = LiveAnswer(header=f"{model} …", live=live_display, rate=self.update_rate,
-                          view=pane, stdout=self._plain_terminal())
+                          view=view, stdout=self._plain_terminal())
         client = self.client(args.host, args.timeout)
+        result = new_result(request)
+
+        def store(r: OllamaResult) -> None:
+            self.store(r, args.output)
+
+        def run() -> OllamaResult:
+            try:
+                return run_request(client, request, live, store, show_stats=self.show_stats,
+                                   result=result, background=background)
+            finally:
+                close = getattr(view, "close", None)
+                if callable(close):  # the final answer has replaced the pane; free its comms
+                    close()
+
+        if background:
+            return self._start_background(number, result, live, run, store, prompt, args.output)
+        if _awaited.AWAITED.get():  # the cell awaits: stream in a thread, Stop clicks get handled
+            from ..widgets._base import in_thread
+
+            return _awaited.in_cell(in_thread(run, name="ollama-nb-answer"), live.stop,
+                                    lambda: bool(live.text or live.thinking))
+        run()
+        return None
+
+    def _runs_in_background(self, args: Any) -> bool:
+        """``--bg`` (or ``background``), where a frontend will show what arrives later."""
+        from ._background import frontend_shows_later
+
+        wanted = self.background if args.background is None else args.background
+        return bool(wanted and self.live and not self._plain_terminal()
+                    and frontend_shows_later(self.shell))
+
+    def _check_chat_free(self, name: str) -> None:
+        from ._background import answers
+
+        busy = answers.chat_busy(name)
+        if busy is not None:
+            raise UsageError(f"chat {name!r} is still answering in the background ({busy.label}): "
+                             f"wait for it (`await onb.wait()`) or stop it (`%ollama stop "
+                             f"{busy.number}`), then continue the conversation")
+
+    def _start_background(self, number: int, result: OllamaResult, live: Any, run: Any,
+                          store: Any, prompt: str, output: str | None) -> None:
+        from ._background import BackgroundAnswer, answers
+
+        words = " ".join(prompt.split())
+        summary = f": {words[:40]!r}" if len(words) <= 40 else f": {words[:39] + '…'!r}"
+        job = BackgroundAnswer(number, result, live, run, store, summary=summary,
+                               control=live.view if hasattr(live.view, "note") else None)
+        if output and self.shell is not None:
+            self.shell.user_ns[output] = result  # pending: `await VAR` waits for it
+        live.start(result.model)  # its outputs are in place before it streams (or queues)
+        answers.submit(job)
+        return None
+
+    def _stop_control(self, label: str) -> Any:
+        """The small Stop button of a background answer (None without a widget frontend)."""
+        if not self.widgets_wanted:
+            return None
         try:
-            run_request(client, request, live, lambda r: self.store(r, args.output),
-                        show_stats=self.show_stats)
-        finally:
-            close = getattr(pane, "close", None)
-            if callable(close):  # the final answer has replaced it; free its comms
-                close()
+            from ..widgets._stop import StopControl
+        except ImportError:
+            return None
+        return StopControl(label)
 
     def _plain_terminal(self) -> bool:
         """True in terminal IPython, whose display publisher prints every update in full."""

@@ -123,6 +123,10 @@ def _cell_parser() -> MagicParser:
     p.add_argument("--no-stream", dest="stream", action="store_false")
     p.add_argument("--format", choices=FORMATS, default=None, dest="fmt")
     p.add_argument("--pane", action="store_true")
+    background = p.add_mutually_exclusive_group()
+    background.add_argument("--bg", dest="background", action="store_const", const=True,
+                            default=None)
+    background.add_argument("--no-bg", dest="background", action="store_const", const=False)
     p.add_argument("--chat", nargs="?", const="default", default=None, metavar="NAME")
     p.add_argument("-o", "--output", default=None, metavar="VAR")
     p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
@@ -180,6 +184,7 @@ SUBCOMMANDS: dict[str, str] = {
     "chat": "%ollama chat [NAME] [--reset | --history | --save PATH]",
     "picker": "%ollama picker",
     "chatbox": "%ollama chatbox [NAME] [-m MODEL]",
+    "stop": "%ollama stop [all | N]",
     "help": "%ollama help",
 }
 
@@ -191,17 +196,23 @@ HELP = """\
     --think / --no-think / --think=LEVEL  --images VAR_OR_PATH  --raw  --keep-alive 5m
     --host URL  --timeout S  --no-stream  --format markdown|text|code|json  --pane
     --chat [NAME]  -o VAR  --no-interpolate         ({{expr}} is replaced from your namespace)
+    --bg / --no-bg    the cell returns at once; the answer streams into its output, with Stop
     Put MODEL first (%%ollama MODEL --chat NAME); --images takes bytes, paths, PIL images or lists.
     The last result is _ollama (.text .thinking .json .stats .request .interrupted).
+    With --bg, -o VAR holds the pending result at once and _ollama is set when the answer ends;
+    `await onb.wait()` (or `await VAR`) waits; `%ollama stop [all | N]` stops the newest
+    background answer, all of them or #N. Without a notebook frontend (nbconvert, nbval,
+    terminal) a --bg cell waits for its answer.
 """ + "\n".join(f"{usage}" for usage in SUBCOMMANDS.values()) + """
 Settings: %config OllamaMagics  (host, hosts, model, embed_model, timeout, update_rate,
-display_mode, history_limit, options, show_stats, use_widgets)"""
+display_mode, history_limit, options, show_stats, use_widgets, background, background_limit)"""
 
 
 def subcommand_parser(name: str) -> MagicParser:
     """The parser for one subcommand's arguments (after the subcommand word)."""
     p = MagicParser(prog=f"%ollama {name}", short_usage=SUBCOMMANDS[name])
-    host_option = name not in ("model", "host", "hosts", "help", "chat", "picker", "chatbox")
+    host_option = name not in ("model", "host", "hosts", "help", "chat", "picker", "chatbox",
+                               "stop")
     if host_option:
         p.add_argument("--host", default=None)
     if name in ("show", "pull", "push", "rm"):
@@ -236,4 +247,6 @@ def subcommand_parser(name: str) -> MagicParser:
     if name == "chatbox":
         p.add_argument("chat_name", nargs="?", default="default", metavar="NAME")
         p.add_argument("-m", "--model", default=None)
+    if name == "stop":
+        p.add_argument("which", nargs="?", default=None, metavar="all|N")
     return p

@@ -9,7 +9,9 @@ re-raised so "Run All" stops, shown as one line instead of a traceback).
 
 Each thing is said once: the answer's own output carries the text, the stats and
 whether it is partial; the error's message is the UsageError's alone (an output
-with nothing in it is removed).
+with nothing in it is removed). A background answer (``background=True``) has no
+cell left to raise into: its output itself ends with the error's one line, and
+nothing is raised.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ._parse import parse_option
 from ._result import OllamaResult
 from ._stream_display import LiveAnswer
 
-__all__ = ["Request", "build_request", "run_request"]
+__all__ = ["Request", "build_request", "new_result", "run_request"]
 
 
 @dataclass
@@ -170,11 +172,18 @@ def _chunk_parts(chunk: Any, endpoint: str) -> tuple[str, str]:
     return chunk.raw.get("response") or "", chunk.raw.get("thinking") or ""
 
 
+def new_result(request: Request) -> OllamaResult:
+    """The (empty) result that :func:`run_request` fills."""
+    return OllamaResult(model=request.model, request=request.record, fmt=request.fmt,
+                        chat=request.chat.name if request.chat is not None else None)
+
+
 def run_request(client: Any, request: Request, live: LiveAnswer,
-                store: Callable[[OllamaResult], None], *, show_stats: bool = True) -> OllamaResult:
-    """Send ``request``, stream into ``live``, store the result; errors become UsageError."""
-    result = OllamaResult(model=request.model, request=request.record, fmt=request.fmt,
-                          chat=request.chat.name if request.chat is not None else None)
+                store: Callable[[OllamaResult], None], *, show_stats: bool = True,
+                result: OllamaResult | None = None, background: bool = False) -> OllamaResult:
+    """Send ``request``, stream into ``live``, store the result; errors become UsageError
+    (``background``: they are shown in the answer's output instead, and not raised)."""
+    result = result if result is not None else new_result(request)
     if request.chat is not None:
         request.chat.model = request.model
     call = getattr(client, request.endpoint)
@@ -223,7 +232,7 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
         result.stats = Stats.from_response(final, model=request.model)
         _remember(request, result)
         store(result)
-        raised = isinstance(failure, OllamaError)
+        raised = isinstance(failure, OllamaError) and not background
         status = "✖ incomplete (the error follows)" if raised else result.status
         stats = result.stats if show_stats and final is not None else None
         live.finish(_shown(result, status, stats, raised), result,
@@ -232,7 +241,7 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
         kept = result.text or result.thinking
         raise one_line_interrupt(failure, "the partial answer is kept in _ollama" if kept
                                  else "stopped before any answer arrived")
-    if failure is not None:
+    if failure is not None and not background:
         raise UsageError(result.error or str(failure)) from None
     return result
 

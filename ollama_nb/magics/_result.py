@@ -4,11 +4,16 @@ The cell magic itself returns ``None``: the answer is already on screen through
 its display handle, and returning the result would show it a second time as
 ``Out[n]``. Displaying the result later (``_ollama`` on its own in a cell)
 renders the same safe bundle again.
+
+A result of ``%%ollama --bg`` is *pending* until its answer ends: ``-o VAR`` holds it
+from the start, it is filled in place when the answer ends (``_ollama`` is set then),
+and ``await result`` waits for that (see :mod:`._background`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +38,21 @@ class OllamaResult:
     error: str | None = None
     fmt: str = "markdown"
     chat: str | None = None  # name of the chat session, if any
+    # the background answer filling this result (None: a foreground one, complete)
+    background: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def pending(self) -> bool:
+        """True while the background answer that fills this result is still streaming."""
+        return self.background is not None and not self.background.done
+
+    def __await__(self) -> Generator[Any, None, OllamaResult]:
+        """``await result``: the result, once its background answer has ended."""
+        if self.pending:
+            from ._background import settle
+
+            yield from settle([self.background.future]).__await__()
+        return self
 
     @property
     def json(self) -> Any:
@@ -58,6 +78,9 @@ class OllamaResult:
 
     def bundle(self, *, show_stats: bool = True) -> dict[str, str]:
         """The final display bundle (safe HTML + plain text)."""
+        if self.pending:
+            return answer_bundle("", status=f"⏳ {self.background.label} is still streaming in the "
+                                            f"background: `await` this result to wait for it")
         stats = self.stats if show_stats and self.response is not None else None
         return answer_bundle(self.text, thinking=self.thinking, fmt=self.fmt, status=self.status,
                              stats=stats)
@@ -69,6 +92,9 @@ class OllamaResult:
         return self.bundle()
 
     def __repr__(self) -> str:
+        if self.pending:
+            return (f"<OllamaResult {self.model or '?'} pending: {self.background.label} streams in "
+                    f"the background (await it, or await onb.wait())>")
         flags = " interrupted" if self.interrupted else (" error" if self.error else "")
         preview = self.text if len(self.text) <= 60 else self.text[:57] + "..."
         return f"<OllamaResult {self.model or '?'}{flags}: {preview!r}>"

@@ -28,7 +28,12 @@ A view may expose ``stop_requested`` (a ``threading.Event``); when it is set, th
 magic closes the stream between chunks and keeps the partial answer, as with an
 interrupt. A view may also define ``attach(stream)``: it then gets the live
 ``Stream`` and may call ``stream.close()`` from any thread (a Stop click while the
-model is slow), which ends the read at once.
+model is slow), which ends the read at once. A view that is not displayable (the Stop
+control of a background answer) shows itself, if at all, in ``start``, before the
+answer's own output.
+
+:meth:`LiveAnswer.stop` is the same Stop from code (``%ollama stop``): it sets the
+answer's own flag, tells the view, and closes the stream, from any thread.
 """
 
 from __future__ import annotations
@@ -77,6 +82,10 @@ class LiveAnswer:
         self.handle: Any = None
         self.updates = 0  # update_display_data messages sent (the final one included)
         self.finished = False
+        self.started = False
+        self._stop = threading.Event()
+        self._stream: Any = None
+        self._stream_lock = threading.Lock()
 
     @property
     def text(self) -> str:
@@ -88,14 +97,29 @@ class LiveAnswer:
 
     @property
     def stop_requested(self) -> bool:
-        """True when the view (e.g. its Stop button) asked to stop."""
+        """True when :meth:`stop` was called or the view (e.g. its Stop button) asked to stop."""
         event = getattr(self.view, "stop_requested", None)
-        return isinstance(event, threading.Event) and event.is_set()
+        return self._stop.is_set() or (isinstance(event, threading.Event) and event.is_set())
+
+    def stop(self) -> None:
+        """Stop the answer from any thread: the view is told, the open stream is closed."""
+        self._stop.set()
+        stop = getattr(self.view, "stop", None)
+        if callable(stop):
+            stop()
+        with self._stream_lock:
+            stream = self._stream
+        if stream is not None:
+            stream.close()
 
     def start(self, model: str = "") -> None:
-        """Show the placeholder, or the view (live mode), and tell the view."""
+        """Show the placeholder, or the view (live mode), and tell the view (once; a background
+        answer starts before it is queued, so that its output is there at once)."""
         from IPython.display import display
 
+        if self.started:
+            return
+        self.started = True
         if self.view is not None:
             self.view.start(model)
         if self._view_shown:
@@ -105,10 +129,14 @@ class LiveAnswer:
         self._throttle = Throttle(self.interval, self._push, clock=self._clock, wait_first=True)
 
     def attach(self, stream: Any) -> None:
-        """Hand the open stream to a view that can close it (``attach(stream)``)."""
+        """Keep the open stream for :meth:`stop`, and hand it to a view that can close it."""
+        with self._stream_lock:
+            self._stream = stream
         attach = getattr(self.view, "attach", None)
         if callable(attach):
             attach(stream)
+        if self._stop.is_set():  # stopped before the request was answered
+            stream.close()
 
     def feed(self, text: str = "", thinking: str = "") -> None:
         """Add a chunk; it is shown now if the interval has passed, else when it does."""
@@ -145,6 +173,8 @@ class LiveAnswer:
             return
         self._throttle.close()  # no trailing update may land after the final one
         self.finished = True
+        with self._stream_lock:
+            self._stream = None
         from IPython.display import display
 
         if self.stdout:

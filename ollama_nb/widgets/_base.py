@@ -45,14 +45,16 @@ def has_widget_frontend() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def in_thread(target: Callable[[], T], *, name: str) -> Future[T]:
+def in_thread(target: Callable[[], T], *, name: str,
+              context: contextvars.Context | None = None) -> Future[T]:
     """Run ``target`` in a daemon thread; its result or exception lands in the returned Future.
 
-    The thread runs in a copy of the caller's ``contextvars`` context, so ipykernel
-    still knows which cell started it and routes its display outputs there.
+    The thread runs in a copy of the caller's ``contextvars`` context (or in ``context``,
+    taken earlier), so ipykernel still knows which cell started it and routes its
+    display outputs there.
     """
     future: Future[T] = Future()
-    context = contextvars.copy_context()
+    context = context if context is not None else contextvars.copy_context()
 
     def work() -> None:
         if not future.set_running_or_notify_cancel():
