@@ -241,19 +241,19 @@ class Waiting:
 
     def __await__(self) -> Generator[Any, None, list[OllamaResult]]:
         yield from settle([job.future for job in self.jobs], self.timeout).__await__()
-        return self._results()
+        return self._results(self.timeout)
 
     def result(self, timeout: float | None = None) -> list[OllamaResult]:
         """Block until they end (for code that cannot ``await``)."""
-        wait_futures([job.future for job in self.jobs],
-                     timeout=timeout if timeout is not None else self.timeout)
-        return self._results()
+        timeout = timeout if timeout is not None else self.timeout
+        wait_futures([job.future for job in self.jobs], timeout=timeout)
+        return self._results(timeout)
 
-    def _results(self) -> list[OllamaResult]:
+    def _results(self, timeout: float | None) -> list[OllamaResult]:
         late = [job.label for job in self.jobs if not job.done]
         if late:
             raise TimeoutError(f"background answers {', '.join(late)} still streaming after "
-                               f"{self.timeout:g}s")
+                               f"{timeout or 0:g}s")
         return [job.future.result() for job in self.jobs]
 
     def __repr__(self) -> str:

@@ -59,7 +59,8 @@ _HTML_ERROR = (
 
 @dataclass
 class RequestRecord:
-    """One request the sandbox answered (``disconnected``: client left mid-reply)."""
+    """One request the sandbox answered (``disconnected``: client left mid-reply; ``chunks``:
+    lines of a streamed reply written so far)."""
 
     method: str
     path: str
@@ -69,6 +70,7 @@ class RequestRecord:
     disconnected: bool = False
     faults: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
+    chunks: int = 0
 
     def to_json(self) -> dict[str, Any]:
         body = self.body
@@ -76,7 +78,7 @@ class RequestRecord:
             body = {"bytes": len(body)}
         return {"method": self.method, "path": self.path, "body": body, "status": self.status,
                 "model": self.model, "disconnected": self.disconnected,
-                "faults": list(self.faults)}
+                "faults": list(self.faults), "chunks": self.chunks}
 
 
 class _ClientGone(Exception):
@@ -472,6 +474,8 @@ class _Handler(BaseHTTPRequestHandler):
                     release()  # the last token is computed before the final line is sent
                 self._chunk(dumps(item) + b"\n")
                 sent += 1
+                if self._record is not None:
+                    self._record.chunks = sent
             if not started:
                 self._start(200, "application/x-ndjson", None)
             self._end_chunks()
