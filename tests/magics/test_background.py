@@ -52,13 +52,14 @@ def by_display(cap: Any) -> dict[str, list[Any]]:
     return groups
 
 
-def streaming(sandbox: Any, chunks: int = 5) -> Any:
-    """The sandbox's record of the newest generate request, once it has sent ``chunks``."""
+def streaming(sandbox: Any, chunks: int = 5) -> int:
+    """The index of the newest generate request in ``sandbox.requests``, once it has sent
+    ``chunks`` (``sandbox.requests`` holds snapshots: read it again for news)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        records = [r for r in sandbox.requests if r.path == "/api/generate"]
-        if records and records[-1].chunks >= chunks:
-            return records[-1]
+        records = [(i, r) for i, r in enumerate(sandbox.requests) if r.path == "/api/generate"]
+        if records and records[-1][1].chunks >= chunks:
+            return records[-1][0]
         time.sleep(0.02)
     raise AssertionError("the answer did not start streaming")
 
@@ -106,16 +107,17 @@ def test_stop_keeps_the_partial_answer_and_closes_the_connection(
     with capture_output() as cap:
         run(ip, f"%%ollama llama3.2 --bg -o story\n{LONG}")
         story = ip.user_ns["story"]
-        record = streaming(ollama_sandbox)
+        index = streaming(ollama_sandbox)
         run(ip, "%ollama stop")
-    sent = record.chunks
+    sent = ollama_sandbox.requests[index].chunks
     assert not story.pending and story.interrupted and not story.done
     assert ip.user_ns["_ollama"] is story and 0 < len(story.text)
     assert "⏹ stopped #" in cap.stdout and "characters kept" in cap.stdout
     final = by_display(cap)[cap.outputs[0].transient["display_id"]][-1].data["text/plain"]
     assert final.startswith(story.text) and INTERRUPTED in final
     deadline = time.monotonic() + 5
-    while not record.disconnected and time.monotonic() < deadline:
+    while not (record := ollama_sandbox.requests[index]).disconnected \
+            and time.monotonic() < deadline:
         time.sleep(0.02)
     assert record.disconnected
     assert record.chunks <= sent + 2 and record.chunks < 300  # it stopped, the server noticed
