@@ -192,3 +192,34 @@ def test_nbclient_runs_bg_cells_in_the_foreground(ollama_sandbox: Any, tmp_path:
     assert [o.output_type for o in outputs] == ["display_data"]
     assert outputs[0].data["text/plain"].startswith(expected)
     assert nb.cells[2].outputs[0].text.strip() == "True False"
+
+
+def _sent(sandbox: Any) -> int:
+    """Lines the sandbox has written of its newest generate answer."""
+    generate = [r for r in sandbox.requests if r.path == "/api/generate"]
+    return generate[-1].chunks if generate else 0
+
+
+def _click_stop(kernel: Kernel, msg_id: str) -> None:
+    """Click the Stop button that cell ``msg_id`` shows, with the message a browser sends."""
+    buttons = [m["content"]["comm_id"] for m in kernel.of(msg_id, "comm_open")
+               if m["content"]["data"]["state"].get("_model_name") == "ButtonModel"
+               and m["content"]["data"]["state"].get("description") == "Stop"]
+    assert buttons, "the cell shows no Stop button"
+    msg = kernel.kc.session.msg("comm_msg", {"comm_id": buttons[0], "data": {
+        "method": "custom", "content": {"event": "click"}}})
+    kernel.kc.shell_channel.send(msg)
+
+
+@pytest.mark.parametrize("pane", [False, True], ids=["control", "pane"])
+def test_click_stop_of_a_bg_answer(kernel: Kernel, ollama_sandbox: Any, pane: bool) -> None:
+    ollama_sandbox.token_delay = 0.02
+    flag = " --pane" if pane else ""
+    cell = kernel.execute(f"%%ollama llama3.2 --bg{flag} -o story\n{LONG}")
+    kernel.pump(lambda: kernel.idle(cell))
+    kernel.pump(lambda: _sent(ollama_sandbox) >= 10)  # the answer is arriving
+    _click_stop(kernel, cell)
+    printed = kernel.run("r = await onb.wait()\nprint(story.interrupted, _ollama is story, "
+                         "len(story.text) > 0, r == [story])")
+    assert printed.strip() == "True True True True"
+    assert "⏹ interrupted" in _final(kernel, cell)
