@@ -10,9 +10,10 @@ kernel that can await) rewrites the cell a ``--pane`` line becomes::
 
 :func:`awaited` runs the same magic with :data:`AWAITED` set; the magic then streams in
 a worker thread and hands back :func:`in_cell`, which the cell awaits. The answer, its
-errors and a kernel interrupt end as in a blocking cell: ipykernel turns an interrupt
-of an awaiting cell into a cancellation, which :func:`in_cell` turns back into the
-one-line ``KeyboardInterrupt`` after the partial answer is shown and stored.
+errors and a kernel interrupt end as in a blocking cell: ipykernel 7 turns an interrupt
+of an awaiting cell into a cancellation (ipykernel 6 may raise ``KeyboardInterrupt`` in
+it), which :func:`in_cell` turns back into the one-line ``KeyboardInterrupt`` after the
+partial answer is shown and stored.
 
 :func:`settle` waits for worker threads from the event loop. It wakes every 0.1 s:
 ipykernel delivers a kernel interrupt to an awaiting cell only when its event loop
@@ -101,7 +102,7 @@ async def in_cell(future: Future[Any], stop: Callable[[], None], kept: Callable[
     """
     try:
         await settle([future])
-    except asyncio.CancelledError:  # how ipykernel interrupts an awaiting cell
+    except (asyncio.CancelledError, KeyboardInterrupt):  # ipykernel 7 cancels; 6 may raise
         stop()
         await settle([future], timeout=10)
         raise one_line_interrupt(KeyboardInterrupt(), "the partial answer is kept in _ollama"
