@@ -46,8 +46,8 @@ __all__ = ["Background", "BackgroundAnswer", "Waiting", "answers", "frontend_sho
 def frontend_shows_later(shell: Any) -> bool:
     """Whether output sent after this cell returns reaches a frontend that shows it.
 
-    Notebook frontends (JupyterLab, Notebook 7, VS Code) send the cell's id with each
-    execute request; nbclient, nbval, papermill and ``jupyter console`` do not, and
+    Notebook frontends (JupyterLab, Notebook 7; VS Code too, untested here) send the cell
+    id with each execute request; nbclient, nbval, papermill and ``jupyter console`` do not, and
     outside a kernel (terminal IPython, scripts) nothing would show it either.
     """
     kernel = getattr(shell, "kernel", None)

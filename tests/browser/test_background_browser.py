@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .conftest import TOKEN_DELAY
 from playwright.sync_api import expect
+
+from .conftest import TOKEN_DELAY
 
 LONG = 30_000  # ms: generous, the CI machine has 2 busy cores
 STORY = "Tell me about rivers, mountains and forests in 600 words."
