@@ -323,6 +323,8 @@ class OllamaMagics(Magics):
         summary = f": {words[:40]!r}" if len(words) <= 40 else f": {words[:39] + '…'!r}"
         job = BackgroundAnswer(number, result, live, run, store, summary=summary,
                                control=live.view if hasattr(live.view, "note") else None)
+        if job.control is not None:  # a click stops the answer (queued or streaming) itself
+            job.control.on_stop = job.stop
         if output and self.shell is not None:
             self.shell.user_ns[output] = result  # pending: `await VAR` waits for it
         live.start(result.model)  # its outputs are in place before it streams (or queues)

@@ -4,14 +4,16 @@
 queued or streaming; when the answer ends its output is emptied, so the saved
 notebook holds the answer alone. It is a view of the magic's answer (the
 ``AnswerView`` seam of :mod:`ollama_nb.magics._stream_display`): ``start`` shows it,
-``stop_requested`` and ``attach`` let a click close the stream at once, ``finish``
-takes it away. The click is handled because the cell has returned: the kernel is
+``finish`` takes it away, and a click calls ``on_stop``: the background answer's
+own ``stop``, which takes a queued answer out of the queue, or has its ``LiveAnswer``
+(which holds the open stream) close the stream at once. The click is handled because the cell has returned: the kernel is
 free, in every frontend that handles widget messages.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
@@ -28,8 +30,8 @@ class StopControl:
         self.label = label
         self.stop_requested = threading.Event()
         self.handle: Any = None
-        self._stream: Any = None
-        self._lock = threading.Lock()
+        #: called on a click (the magic sets it to the background answer's ``stop``)
+        self.on_stop: Callable[[], None] = self.stop
         self.button = w.Button(
             description="Stop",
             icon="stop",
@@ -39,7 +41,7 @@ class StopControl:
         self._status = w.HTML("")
         self.widget = w.HBox([self.button, self._status])
         self.widget.add_class("ollama-nb-bg")
-        self.button.on_click(lambda _button: self.stop())
+        self.button.on_click(lambda _button: self.on_stop())
 
     def note(self, text: str) -> None:
         """Set the status line (e.g. queued, streaming)."""
@@ -60,26 +62,14 @@ class StopControl:
     def update(self, text: str, thinking: str = "") -> None:
         """The answer so far: the control has nothing to show of it."""
 
-    def attach(self, stream: Any) -> None:
-        with self._lock:
-            self._stream = stream
-        if self.stop_requested.is_set():
-            stream.close()
-
     def stop(self) -> None:
-        """Stop the answer: close its stream now (from any thread)."""
+        """The answer is stopping (told by ``LiveAnswer.stop``, from any thread)."""
         self.stop_requested.set()
-        with self._lock:
-            stream = self._stream
-        if stream is not None:
-            stream.close()
         self.button.disabled = True
         self.note(f"{self.label}: stopping…")
 
     def finish(self, result: Any = None) -> None:
         """The answer ended: empty the control's output and close its widgets."""
-        with self._lock:
-            self._stream = None
         if self.handle is not None:
             self.handle.update({}, raw=True)
         for widget in (self.button, self._status, self.widget):

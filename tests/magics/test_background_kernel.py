@@ -223,3 +223,18 @@ def test_click_stop_of_a_bg_answer(kernel: Kernel, ollama_sandbox: Any, pane: bo
                          "len(story.text) > 0, r == [story])")
     assert printed.strip() == "True True True True"
     assert "⏹ interrupted" in _final(kernel, cell)
+
+
+def test_click_stop_of_a_queued_answer(kernel: Kernel, ollama_sandbox: Any) -> None:
+    ollama_sandbox.token_delay = 0.02
+    kernel.run("%config OllamaMagics.background_limit = 1")
+    first = kernel.execute(f"%%ollama llama3.2 --bg -o a\n{LONG}")
+    second = kernel.execute(f"%%ollama llama3.2 --bg -o b\n{PROMPT} (queued)")
+    kernel.pump(lambda: kernel.idle(first) and kernel.idle(second))
+    _click_stop(kernel, second)  # it waits in the queue behind the first
+    printed = kernel.run("print(b.pending, b.interrupted, repr(b.text), a.pending)\n"
+                         "%ollama stop all")
+    assert printed.startswith("False True '' True\n")
+    assert "stopped before it started" in _final(kernel, second)
+    prompts = [r.body.get("prompt") for r in ollama_sandbox.requests if r.path == "/api/generate"]
+    assert f"{PROMPT} (queued)" not in prompts  # it never sent its request
