@@ -167,7 +167,7 @@ def test_interrupt_an_awaited_pane_cell(kernel: Kernel, ollama_sandbox: Any) -> 
     in one line with the partial answer kept."""
     ollama_sandbox.token_delay = 0.05
     cell = kernel.execute(f"%%ollama llama3.2 --pane -o partial\n{LONG}")
-    kernel.pump(lambda: len(kernel.of(cell, "comm_msg")) >= 3)  # the pane is streaming
+    kernel.pump(lambda: _sent(ollama_sandbox) >= 10)  # the answer is arriving
     kernel.km.interrupt_kernel()
     kernel.pump(lambda: kernel.idle(cell))
     errors = kernel.of(cell, "error")
