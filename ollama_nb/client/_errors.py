@@ -4,6 +4,7 @@ Catch at the level you care about::
 
     OllamaError                      anything this package raises on purpose
     ├── InvalidArgumentError         bad argument, caught before any request (also ValueError)
+    ├── SchemaError                  an answer does not fit the schema asked for; keeps the raw text
     ├── ConnectError                 server unreachable: names the URL, says how to start Ollama
     │   └── HostsDownError           every host of a several-host run is down; keeps the finished rows
     ├── OllamaTimeout                connect or read timeout (also TimeoutError)
@@ -24,6 +25,7 @@ from typing import Any
 __all__ = [
     "OllamaError",
     "InvalidArgumentError",
+    "SchemaError",
     "ConnectError",
     "HostsDownError",
     "OllamaTimeout",
@@ -62,6 +64,20 @@ class OllamaError(Exception):
 
 class InvalidArgumentError(OllamaError, ValueError):
     """An argument was wrong; raised before any request is sent."""
+
+
+class SchemaError(OllamaError, ValueError):
+    """The answer does not fit the schema it was asked for (``schema=`` / ``--schema``).
+
+    ``field`` names the first field that does not fit (``""``: the whole answer, e.g. not
+    JSON); ``text`` is the raw answer, kept whole; ``partial`` the result it belongs to.
+    """
+
+    def __init__(self, message: str, *, field: str = "", text: str = "", partial: Any = None) -> None:
+        self.field = field
+        self.text = text
+        self.partial = partial
+        super().__init__(message)
 
 
 class ConnectError(OllamaError, ConnectionError):

@@ -47,7 +47,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -241,6 +241,65 @@ def thinking_block(thinking: str, *, open: bool = False, label: str = "Thinking"
             f"{_flow(thinking.strip())}</div></details>")
 
 
+def _short(text: str, limit: int = 80) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _call_line(run: Any) -> str:
+    """``name(arg=value, ...)`` shortened for a summary line."""
+    return _short(run.signature(), 90)
+
+
+def tool_call_html(run: Any) -> str:
+    """One tool call as a collapsed ``<details>`` block: the call in the summary, then its
+    arguments and its result (or error). Everything the model or the tool wrote is escaped."""
+    if not run.done:
+        state = "running…"
+    elif run.error:
+        state = f"✖ {_short(run.error, 100)}"
+    else:
+        took = f" · {run.seconds:.2f}s" if run.seconds is not None else ""
+        state = f"✔{took}"
+    try:
+        args = json.dumps(run.arguments, ensure_ascii=False, indent=1, default=str)
+    except (TypeError, ValueError):
+        args = repr(run.arguments)
+    body = [f'<div style="{_MUTED}">arguments</div>{escape_pre(args)}']
+    if run.done:
+        label, text = ("error", run.error) if run.error else ("result", run.content)
+        body.append(f'<div style="{_MUTED}">{label}</div>{escape_pre(text or "")}')
+    return (f'<details class="ollama-nb-tool"><summary style="{_MUTED}">🔧 '
+            f"<code>{html.escape(_call_line(run))}</code> {html.escape(state)}</summary>"
+            f'<div style="border-left:3px solid var(--jp-border-color2,#ccc);padding-left:0.6em;'
+            f'margin-bottom:0.5em">{"".join(body)}</div></details>')
+
+
+def tool_call_text(run: Any) -> str:
+    """One tool call as a line of plain text."""
+    if not run.done:
+        return f"🔧 {_call_line(run)} running…"
+    outcome = f"✖ {_short(run.error, 100)}" if run.error else f"→ {_short(run.content, 100)}"
+    return f"🔧 {_call_line(run)} {outcome}"
+
+
+def _steps(steps: Sequence[Any]) -> tuple[str, str]:
+    """(HTML, text) of the steps before an answer: what the model said before calling tools
+    (a message dict) and each call (a ToolRun)."""
+    pieces, lines = [], []
+    for step in steps:
+        if isinstance(step, Mapping):
+            pieces.append(thinking_block(str(step.get("thinking") or "")))
+            content = str(step.get("content") or "")
+            if content.strip():
+                pieces.append(f'<div style="{_MUTED}">{_flow(content.strip())}</div>')
+                lines.append(content.strip())
+        else:
+            pieces.append(tool_call_html(step))
+            lines.append(tool_call_text(step))
+    return "".join(pieces), "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Stats:
     """What the stats line shows, taken from the final (``done``) chunk of a response."""
@@ -304,9 +363,11 @@ def stats_line(stats: Stats) -> str:
     return " · ".join(parts)
 
 
-def streaming_html(text: str, *, thinking: str = "", header: str = "") -> str:
-    """The answer so far, cheaply: escaped text in the answer's typeface, no Markdown parsing."""
-    pieces = []
+def streaming_html(text: str, *, thinking: str = "", header: str = "",
+                   steps: Sequence[Any] = ()) -> str:
+    """The answer so far, cheaply: escaped text in the answer's typeface, no Markdown parsing;
+    tool calls made so far (``steps``) above it."""
+    pieces = [_steps(steps)[0]] if steps else []
     if header:
         pieces.append(f'<div style="{_MUTED}">{html.escape(header)}</div>')
     if thinking:
@@ -316,10 +377,14 @@ def streaming_html(text: str, *, thinking: str = "", header: str = "") -> str:
     return answer_html("".join(pieces))
 
 
-def streaming_bundle(text: str, *, thinking: str = "", header: str = "") -> dict[str, str]:
+def streaming_bundle(text: str, *, thinking: str = "", header: str = "",
+                     steps: Sequence[Any] = ()) -> dict[str, str]:
     """A cheap bundle for intermediate updates (see :func:`streaming_html`)."""
     plain = text if text or not header else header
-    return {"text/plain": plain, "text/html": streaming_html(text, thinking=thinking, header=header)}
+    if steps:
+        plain = "\n".join(x for x in (_steps(steps)[1], plain) if x)
+    return {"text/plain": plain,
+            "text/html": streaming_html(text, thinking=thinking, header=header, steps=steps)}
 
 
 def _code_only(text: str) -> str:
@@ -335,11 +400,13 @@ def _json_pretty(text: str) -> str:
 
 
 def answer_bundle(text: str, *, thinking: str = "", stats: Stats | None = None,
-                  fmt: str = "markdown", status: str = "") -> dict[str, str]:
-    """The final bundle: rendered answer, collapsed thinking, stats line and a status line.
+                  fmt: str = "markdown", status: str = "", steps: Sequence[Any] = ()) -> dict[str, str]:
+    """The final bundle: tool calls (collapsed), rendered answer, collapsed thinking, stats
+    line and a status line.
 
     ``fmt`` is one of :data:`FORMATS`; ``status`` is an extra line such as
-    "⏹ interrupted" or an error message, shown after the answer.
+    "⏹ interrupted" or an error message, shown after the answer; ``steps`` are the tool
+    calls before the answer (see :func:`tool_call_html`).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -353,7 +420,10 @@ def answer_bundle(text: str, *, thinking: str = "", stats: Stats | None = None,
         body = escape_pre(plain)
     else:
         plain, body = text, _flow(text)
-    parts = [thinking_block(thinking), body if text else ""]
+    steps_html, steps_text = _steps(steps) if steps else ("", "")
+    parts = [steps_html, thinking_block(thinking), body if text else ""]
+    if steps_text:
+        plain = f"{steps_text}\n\n{plain}" if plain else steps_text
     tail = []
     if status:
         parts.append(f'<div class="ollama-nb-status" style="{_MUTED}">{inline_html(status)}</div>')

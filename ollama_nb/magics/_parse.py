@@ -111,6 +111,9 @@ def _cell_parser() -> MagicParser:
     p.add_argument("-O", "--option", action="append", default=[], dest="options")
     p.add_argument("--json", action="store_true")
     p.add_argument("--schema", default=None, metavar="VAR")
+    p.add_argument("--tools", action="append", default=[], metavar="NAME[,NAME...]")
+    p.add_argument("--max-rounds", type=int, default=None, metavar="N")
+    p.add_argument("--confirm", action="store_true")
     think = p.add_mutually_exclusive_group()
     think.add_argument("--think", action="store_const", const=True, default=None)
     think.add_argument("--no-think", dest="think", action="store_const", const=False)
@@ -162,6 +165,14 @@ def parse_cell_line(line: str) -> argparse.Namespace:
         raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.json and args.schema:
         raise UsageError("use either --json or --schema VAR, not both")
+    args.tools = [name.strip() for item in args.tools for name in item.split(",") if name.strip()]
+    if not args.tools and (args.max_rounds is not None or args.confirm):
+        flag = "--max-rounds" if args.max_rounds is not None else "--confirm"
+        raise UsageError(f"{flag} goes with --tools NAME[,NAME...] (the functions the model may call)")
+    if args.max_rounds is not None and args.max_rounds < 1:
+        raise UsageError(f"--max-rounds must be at least 1, got {args.max_rounds}")
+    if args.tools and args.raw:
+        raise UsageError("--raw works only without --tools (tools need the chat template)")
     return args
 
 
@@ -197,8 +208,10 @@ HELP = """\
     --host URL  --timeout S  --no-stream  --format markdown|text|code|json  --pane
     --chat [NAME]  -o VAR  --no-interpolate         ({{expr}} is replaced from your namespace)
     --bg / --no-bg    the cell returns at once; the answer streams into its output, with Stop
+    --tools f,g [--max-rounds N] [--confirm]   the model may call your functions f and g
+    --schema VAR: a pydantic model, dataclass, TypedDict or JSON-schema dict (-> _ollama.parsed)
     Put MODEL first (%%ollama MODEL --chat NAME); --images takes bytes, paths, PIL images or lists.
-    The last result is _ollama (.text .thinking .json .stats .request .interrupted).
+    The last result is _ollama (.text .thinking .json .parsed .tool_calls .stats .request).
     With --bg, -o VAR holds the pending result at once and _ollama is set when the answer ends;
     `await onb.wait()` (or `await VAR`) waits; `%ollama stop [all | N]` stops the newest
     background answer, all of them or #N. Without a notebook frontend (nbconvert, nbval,

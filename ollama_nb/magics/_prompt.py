@@ -30,6 +30,9 @@ from IPython.core.error import UsageError
 from ..client._args import check_images
 from ..client._chat import ChatSession
 from ..client._errors import InvalidArgumentError, OllamaError, OllamaTimeout, ResponseError
+from ..client._loop import DEFAULT_MAX_ROUNDS, converse
+from ..client._schema import Schema
+from ..client._tools import Toolbox
 from ..display._interrupt import one_line_interrupt
 from ..display._render import Stats, answer_bundle, stats_line
 from ._parse import parse_option
@@ -50,6 +53,10 @@ class Request:
     fmt: str  # rendering: markdown, text, code, json
     chat: ChatSession | None
     user_message: dict[str, Any] | None  # added to the chat once an answer arrives
+    tools: Toolbox | None = None
+    schema: Schema | None = None
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+    confirm: Callable[[str, dict[str, Any]], bool] | None = None
 
     @property
     def model(self) -> str:
@@ -63,17 +70,40 @@ def _lookup(name: str, user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] |
     raise KeyError(name)
 
 
-def _schema(name: str, user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None) -> dict[str, Any]:
+def _schema(name: str, user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None) -> Schema:
     try:
         value = _lookup(name, user_ns, local_ns)
     except KeyError:
-        raise UsageError(f"--schema {name}: no variable named {name!r} (it must hold a JSON schema dict)") from None
-    if hasattr(value, "model_json_schema"):  # a pydantic model class
-        value = value.model_json_schema()
-    if not isinstance(value, dict):
-        raise UsageError(f"--schema {name}: expected a dict holding a JSON schema, "
-                         f"got {type(value).__name__}")
-    return value
+        raise UsageError(f"--schema {name}: no variable named {name!r} (it must hold a pydantic "
+                         f"model, a dataclass, a TypedDict or a JSON schema dict)") from None
+    try:
+        return Schema(value)
+    except InvalidArgumentError as exc:
+        raise UsageError(f"--schema {name}: {exc.message.replace('schema must be', 'expected')}") from None
+
+
+def _tools(names: list[str], user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None) -> Toolbox:
+    functions: dict[str, Any] = {}
+    for name in names:
+        try:
+            value = _lookup(name, user_ns, local_ns)
+        except KeyError:
+            raise UsageError(f"--tools {name}: no function named {name!r} in the notebook "
+                             f"(define it first: def {name}(...): ...)") from None
+        if not callable(value):
+            raise UsageError(f"--tools {name}: {name!r} is a {type(value).__name__}, not a function")
+        functions[name] = value
+    try:
+        return Toolbox(functions)
+    except InvalidArgumentError as exc:
+        raise UsageError(f"--tools: {exc.message}") from None
+
+
+def ask_user(name: str, arguments: dict[str, Any]) -> bool:
+    """``--confirm``: ask on stdin (the notebook's input box) before a tool runs."""
+    call = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+    answer = input(f"The model wants to run {name}({call}). Run it? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _images(specs: list[str], user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None) -> list[str]:
@@ -116,11 +146,14 @@ def build_request(args: argparse.Namespace, prompt: str, *, model: str, default_
         key, value = parse_option(item)
         options[key] = value
     fmt_request: Any = None
+    schema = None
     if args.json:
         fmt_request = "json"
     elif args.schema:
-        fmt_request = _schema(args.schema, user_ns, local_ns)
+        schema = _schema(args.schema, user_ns, local_ns)
+        fmt_request = schema.json
     images = _images(args.images, user_ns, local_ns)
+    tools = _tools(args.tools, user_ns, local_ns) if args.tools else None
 
     common: dict[str, Any] = {"model": model}
     if options:
@@ -143,6 +176,11 @@ def build_request(args: argparse.Namespace, prompt: str, *, model: str, default_
             user_message["images"] = images
         kwargs = {**common, "messages": chat.window([user_message])}
         endpoint = "chat"
+    elif tools is not None:  # tools need the chat endpoint: a one-message conversation
+        user = {"role": "user", "content": prompt, **({"images": images} if images else {})}
+        system = [{"role": "system", "content": args.system}] if args.system else []
+        kwargs = {**common, "messages": [*system, user]}
+        endpoint = "chat"
     else:
         kwargs = {**common, "prompt": prompt}
         if args.system:
@@ -154,6 +192,8 @@ def build_request(args: argparse.Namespace, prompt: str, *, model: str, default_
         endpoint = "generate"
 
     record = {"endpoint": f"/api/{endpoint}", **kwargs}
+    if tools is not None:
+        record["tools"] = tools.schemas
     if "images" in record:
         record["images"] = [f"<{len(i)} base64 chars>" for i in record["images"]]
     if "messages" in record:
@@ -162,14 +202,9 @@ def build_request(args: argparse.Namespace, prompt: str, *, model: str, default_
             for m in record["messages"]
         ]
     fmt = args.fmt or ("json" if fmt_request is not None else "markdown")
-    return Request(endpoint, kwargs, record, args.stream, fmt, chat, user_message)
-
-
-def _chunk_parts(chunk: Any, endpoint: str) -> tuple[str, str]:
-    if endpoint == "chat":
-        message = chunk.raw.get("message") or {}
-        return message.get("content") or "", message.get("thinking") or ""
-    return chunk.raw.get("response") or "", chunk.raw.get("thinking") or ""
+    return Request(endpoint, kwargs, record, args.stream, fmt, chat, user_message, tools=tools,
+                   schema=schema, max_rounds=args.max_rounds or DEFAULT_MAX_ROUNDS,
+                   confirm=ask_user if args.confirm else None)
 
 
 def new_result(request: Request) -> OllamaResult:
@@ -181,77 +216,54 @@ def new_result(request: Request) -> OllamaResult:
 def run_request(client: Any, request: Request, live: LiveAnswer,
                 store: Callable[[OllamaResult], None], *, show_stats: bool = True,
                 result: OllamaResult | None = None, background: bool = False) -> OllamaResult:
-    """Send ``request``, stream into ``live``, store the result; errors become UsageError
+    """Send ``request`` (running its tool loop), stream into ``live``, store the result; errors become UsageError
     (``background``: they are shown in the answer's output instead, and not raised)."""
     result = result if result is not None else new_result(request)
     if request.chat is not None:
         request.chat.model = request.model
-    call = getattr(client, request.endpoint)
-    final: Any = None
-    stream: Any = None
-    tool_calls: list[Any] = []
-    failure: BaseException | None = None
     live.start(request.model)
+    outcome = None
     try:
-        if request.stream:
-            stream = call(**request.kwargs, stream=True)
-            live.attach(stream)
-            with stream:
-                for chunk in stream:
-                    text, thinking = _chunk_parts(chunk, request.endpoint)
-                    live.feed(text, thinking)
-                    if chunk.raw.get("done"):
-                        final = chunk
-                    if live.stop_requested:
-                        result.interrupted = True
-                        break
-            if final is None and stream.stopped:  # closed by a view (Stop) while reading
-                result.interrupted = True
-            tool_calls = list(stream.tool_calls)
-        else:
-            final = call(**request.kwargs, stream=False)
-            text, thinking = _chunk_parts(final, request.endpoint)
-            live.feed(text, thinking)
-            tool_calls = list(getattr(final, "tool_calls", None) or [])
-    except KeyboardInterrupt as exc:
-        result.interrupted = True
-        failure = exc
-    except OllamaError as exc:
-        failure = exc
+        outcome = converse(client, request.endpoint, request.kwargs, stream=request.stream,
+                           tools=request.tools, max_rounds=request.max_rounds,
+                           confirm=request.confirm, sink=live)
     finally:
-        if stream is not None:
-            stream.close()
-        if failure is None and not result.interrupted and final is None:
-            result.error = "the answer ended without done (incomplete stream)"  # defensive
-        result.text, result.thinking = live.text, live.thinking
+        failure = outcome.failure if outcome is not None else None
+        if outcome is not None:
+            invalid = result.take(outcome, request.schema)
+        else:  # not the server's doing (a bug, a broken view): the output must still end
+            invalid = None
+            result.text, result.thinking = live.text, live.thinking
         if isinstance(failure, OllamaError):
             result.error = _error_line(failure, kept=bool(result.text or result.thinking),
                                        model=request.model)
-        result.tool_calls = tool_calls
-        result.response = final
-        result.stats = Stats.from_response(final, model=request.model)
+        elif invalid is not None:
+            result.error = f"{invalid.message} (the raw answer is kept in _ollama.text)"
         _remember(request, result)
         store(result)
-        raised = isinstance(failure, OllamaError) and not background
-        status = "✖ incomplete (the error follows)" if raised else result.status
-        stats = result.stats if show_stats and final is not None else None
+        raised = not background and (isinstance(failure, OllamaError) or invalid is not None)
+        if raised:
+            status = "✖ incomplete (the error follows)" if isinstance(failure, OllamaError) else ""
+        else:
+            status = result.status
+        stats = result.stats if show_stats and result.response is not None else None
         live.finish(_shown(result, status, stats, raised), result,
                     tail="\n".join(x for x in (status, stats_line(stats) if stats else "") if x))
     if isinstance(failure, KeyboardInterrupt):
         kept = result.text or result.thinking
         raise one_line_interrupt(failure, "the partial answer is kept in _ollama" if kept
                                  else "stopped before any answer arrived")
-    if failure is not None and not background:
+    if (failure is not None or invalid is not None) and not background:
         raise UsageError(result.error or str(failure)) from None
     return result
 
 
 def _shown(result: OllamaResult, status: str, stats: Stats | None, raised: bool) -> dict[str, str]:
     """The answer's final output; ``{}`` (no output) when nothing arrived and an error follows."""
-    if raised and not (result.text or result.thinking):
+    if raised and not (result.text or result.thinking or result.steps):
         return {}
     return answer_bundle(result.text, thinking=result.thinking, fmt=result.fmt, status=status,
-                         stats=stats)
+                         stats=stats, steps=result.steps)
 
 
 def _error_line(error: OllamaError, *, kept: bool, model: str = "") -> str:
@@ -271,13 +283,14 @@ def _error_line(error: OllamaError, *, kept: bool, model: str = "") -> str:
 
 
 def _remember(request: Request, result: OllamaResult) -> None:
-    """Add the turn to the chat session (partial answers too; nothing if nothing arrived)."""
+    """Add the turn to the chat session: the question, then every message the exchange added
+    (assistant turns with their tool calls, tool results; partial answers too, marked)."""
     chat = request.chat
-    if chat is None or request.user_message is None:
-        return
-    if not (result.text or result.thinking or result.tool_calls or result.done):
+    if chat is None or request.user_message is None or not result.messages:
         return
     message = request.user_message
     chat.add("user", message["content"], images=message.get("images"))
-    chat.add("assistant", result.text, thinking=result.thinking or None,
-             tool_calls=result.tool_calls or None, incomplete=not result.done)
+    for added in result.messages:
+        chat.add(added["role"], added.get("content") or "", thinking=added.get("thinking"),
+                 tool_calls=added.get("tool_calls"), tool_name=added.get("tool_name"),
+                 tool_call_id=added.get("tool_call_id"), incomplete=bool(added.get("incomplete")))

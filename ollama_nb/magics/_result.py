@@ -1,4 +1,5 @@
-"""``OllamaResult``: what ``%%ollama`` stores in ``_ollama`` and in ``-o VAR``.
+"""``OllamaResult``: what ``%%ollama`` stores in ``_ollama`` and in ``-o VAR``, and what
+``onb.ask`` returns.
 
 The cell magic itself returns ``None``: the answer is already on screen through
 its display handle, and returning the result would show it a second time as
@@ -17,6 +18,8 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..client._errors import SchemaError
+from ..client._schema import Schema
 from ..display._interrupt import INTERRUPTED
 from ..display._render import Stats, answer_bundle
 
@@ -25,7 +28,13 @@ __all__ = ["OllamaResult"]
 
 @dataclass
 class OllamaResult:
-    """One answer: text, thinking, parsed JSON, stats and the request that produced it."""
+    """One answer: text, thinking, parsed JSON, stats and the request that produced it.
+
+    With tools, ``tool_calls`` lists every call (a ``ToolRun``: name, arguments, result,
+    error, seconds, round) and ``text`` is the final answer; ``messages`` holds what the
+    exchange added to the conversation (assistant turns, tool results). With a schema,
+    ``parsed`` is the validated answer (a pydantic / dataclass instance, or plain data).
+    """
 
     text: str = ""
     thinking: str = ""
@@ -34,6 +43,11 @@ class OllamaResult:
     response: Any = None  # the final (done) chunk, or None if the stream never finished
     stats: Stats = field(default_factory=Stats)
     tool_calls: list[Any] = field(default_factory=list)
+    parsed: Any = None  # the validated answer (with a schema), else None
+    steps: list[Any] = field(default_factory=list)  # shown before the answer (tool calls)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    rounds: int = 0  # requests made (more than 1 when tools were called)
+    note: str = ""  # how the tool loop ended, when it did not end with an answer
     interrupted: bool = False
     error: str | None = None
     fmt: str = "markdown"
@@ -69,11 +83,13 @@ class OllamaResult:
 
     @property
     def status(self) -> str:
-        """The line shown after the answer: interrupted, error, or empty."""
+        """The line shown after the answer: interrupted, error, the tool loop's note, or empty."""
         if self.interrupted:
             return INTERRUPTED
         if self.error:
             return f"✖ {self.error}"
+        if self.note:
+            return f"⚠ {self.note}"
         return ""
 
     def bundle(self, *, show_stats: bool = True) -> dict[str, str]:
@@ -83,7 +99,30 @@ class OllamaResult:
                                             f"background: `await` this result to wait for it")
         stats = self.stats if show_stats and self.response is not None else None
         return answer_bundle(self.text, thinking=self.thinking, fmt=self.fmt, status=self.status,
-                             stats=stats)
+                             stats=stats, steps=self.steps)
+
+    def take(self, outcome: Any, schema: Schema | None = None) -> SchemaError | None:
+        """Fill in what a :class:`~ollama_nb.client._loop.Outcome` ended with; with ``schema``,
+        parse the answer (the SchemaError of an answer that does not fit is returned, and
+        its message kept in ``error``; the raw text stays in ``text``)."""
+        self.text, self.thinking = outcome.text, outcome.thinking
+        self.response = outcome.final
+        self.stats = Stats.from_response(outcome.final, model=self.model)
+        self.tool_calls = list(outcome.calls) or list(outcome.model_calls)
+        self.steps, self.messages = list(outcome.steps), list(outcome.messages)
+        self.rounds, self.note = outcome.rounds, outcome.note
+        self.interrupted = self.interrupted or outcome.interrupted
+        if outcome.incomplete and outcome.failure is None:
+            self.error = "the answer ended without done (incomplete stream)"  # defensive
+        if schema is None or outcome.failure is not None or self.interrupted or self.error \
+                or outcome.limit_reached:
+            return None
+        try:
+            self.parsed = schema.parse(self.text, partial=self)
+        except SchemaError as exc:
+            self.error = f"{exc.message} (the raw answer is kept in .text)"
+            return exc
+        return None
 
     def __str__(self) -> str:
         return self.text

@@ -34,6 +34,10 @@ answer's own output.
 
 :meth:`LiveAnswer.stop` is the same Stop from code (``%ollama stop``): it sets the
 answer's own flag, tells the view, and closes the stream, from any thread.
+
+A :class:`LiveAnswer` is the sink of :func:`ollama_nb.client._loop.converse`: tool calls
+arrive through :meth:`LiveAnswer.steps` and show as collapsed blocks above the answer
+(one line each in a terminal) while the loop runs.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class LiveAnswer:
         self._clock = clock
         self._text: list[str] = []
         self._thinking: list[str] = []
+        self._steps: list[Any] = []  # tool calls (and what the model said before them)
+        self._printed = 0  # steps written to stdout so far
         self._dirty = False
         self._throttle = Throttle(self.interval, self._push, clock=clock, wait_first=True)
         self.handle: Any = None
@@ -152,12 +158,28 @@ class LiveAnswer:
         if self._dirty:
             self._throttle.poke()
 
+    def steps(self, items: list[Any]) -> None:
+        """The tool loop's steps so far; the text fed until now is part of them."""
+        self._steps = list(items)
+        self._text, self._thinking = [], []
+        if self.stdout:
+            from ..display._render import tool_call_text
+
+            while self._printed < len(self._steps) and getattr(self._steps[self._printed], "done", True):
+                step = self._steps[self._printed]
+                if not isinstance(step, dict):
+                    sys.stdout.write(tool_call_text(step) + "\n")
+                self._printed += 1
+            sys.stdout.flush()
+        self._dirty = True
+        self._throttle.poke()
+
     def _push(self) -> None:
         if not self._dirty or self.finished:
             return
         text, thinking = self.text, self.thinking
         if self.handle is not None and not self._view_shown:
-            self.handle.update(streaming_bundle(text, thinking=thinking), raw=True)
+            self.handle.update(streaming_bundle(text, thinking=thinking, steps=self._steps), raw=True)
             self.updates += 1
         if self.view is not None:
             self.view.update(text, thinking)

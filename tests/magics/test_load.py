@@ -131,7 +131,7 @@ def test_user_errors_are_one_line(ip: InteractiveShell, cell: str, message: str)
 
 def test_schema_must_be_a_dict(ip: InteractiveShell) -> None:
     ip.user_ns["schema"] = "not a dict"
-    with pytest.raises(UsageError, match="--schema schema: expected a dict holding a JSON schema, got str"):
+    with pytest.raises(UsageError, match="--schema schema: expected a pydantic model class, a dataclass, a TypedDict or a JSON schema dict, got str"):
         run(ip, "%%ollama llama3.2 --schema schema\nhi")
 
 
