@@ -18,8 +18,10 @@ _EXPORTS: dict[str, str] = {
     "AsyncClient": ".client._async_client",
     "Hosts": ".client._hosts",
     "connect": "._connect",
+    "ask": "._ask",
     "OllamaError": ".client._errors",
     "InvalidArgumentError": ".client._errors",
+    "SchemaError": ".client._errors",
     "ConnectError": ".client._errors",
     "HostsDownError": ".client._errors",
     "OllamaTimeout": ".client._errors",
@@ -41,12 +43,13 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension", "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._ask import ask
     from ._connect import connect
     from .client._async_client import AsyncClient
     from .client._client import Client
     from .client._errors import (ConnectError, HostsDownError, IncompleteStreamError,
                           InvalidArgumentError, ModelNotFoundError, OllamaError, OllamaTimeout,
-                          ResponseError, StreamError)
+                          ResponseError, SchemaError, StreamError)
     from .client._hosts import Hosts
     from .frames import (embed, map_prompts, models, nearest, plot_projection, project, running,
                          similarity)

@@ -95,6 +95,19 @@ class ChatSession:
             self.messages.append(message)
         return message
 
+    def add_exchange(self, question: Mapping[str, Any], added: Iterable[Mapping[str, Any]]) -> None:
+        """Append a question and every message its answer added (assistant turns with their
+        tool calls, tool results; a partial reply keeps its ``incomplete`` mark). Nothing is
+        kept when nothing came back, so a failed request can simply be sent again."""
+        added = list(added)
+        if not added:
+            return
+        self.add("user", str(question.get("content") or ""), images=question.get("images"))
+        for m in added:
+            self.add(str(m["role"]), str(m.get("content") or ""), thinking=m.get("thinking"),
+                     tool_calls=m.get("tool_calls"), tool_name=m.get("tool_name"),
+                     tool_call_id=m.get("tool_call_id"), incomplete=bool(m.get("incomplete")))
+
     def set_system(self, system: str) -> None:
         """Replace (or add) the leading system message."""
         with self._lock:

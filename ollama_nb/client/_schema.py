@@ -84,19 +84,9 @@ def type_schema(tp: Any, defs: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"anyOf": parts}
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Literal:
-        values = [v.value if isinstance(v, enum.Enum) else v for v in args]
-        kinds = {_SIMPLE.get(type(v)) for v in values}
-        schema: dict[str, Any] = {"enum": values}
-        if len(kinds) == 1 and None not in kinds:
-            schema = {"type": kinds.pop(), **schema}
-        return schema
+        return _enum([v.value if isinstance(v, enum.Enum) else v for v in args])
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        values = [m.value for m in tp]
-        kinds = {_SIMPLE.get(type(v)) for v in values}
-        schema = {"enum": values}
-        if len(kinds) == 1 and None not in kinds:
-            schema = {"type": kinds.pop(), **schema}
-        return schema
+        return _enum([m.value for m in tp])
     if origin in (list, tuple, set, frozenset) or origin in (Sequence, typing.Sequence):
         if origin is tuple and args and args[-1] is not Ellipsis:
             return {"type": "array", "prefixItems": [type_schema(a, defs) for a in args],
@@ -126,6 +116,13 @@ def type_schema(tp: Any, defs: dict[str, Any] | None = None) -> dict[str, Any]:
     raise InvalidArgumentError(f"cannot describe {getattr(tp, '__name__', tp)!r} as a JSON schema: "
                                f"use str, int, float, bool, Literal, list, dict, an Enum, a dataclass, "
                                f"a TypedDict or a pydantic model")
+
+
+def _enum(values: list[Any]) -> dict[str, Any]:
+    """``{"type": ..., "enum": values}`` (the type only when every value has the same one)."""
+    names = {_SIMPLE.get(type(v)) for v in values}
+    kind = names.pop() if len(names) == 1 else None
+    return {"type": kind, "enum": values} if kind else {"enum": values}
 
 
 def _strip_required(hint: Any) -> Any:
@@ -393,6 +390,7 @@ class Schema:
     def __init__(self, spec: Any) -> None:
         self.spec = spec
         self.target: Any = None
+        self.json: dict[str, Any] = {}
         if isinstance(spec, Schema):
             self.spec, self.target, self.json = spec.spec, spec.target, spec.json
             return
@@ -401,7 +399,7 @@ class Schema:
                 json.dumps(spec)
             except (TypeError, ValueError) as exc:
                 raise InvalidArgumentError(f"schema is not JSON-serialisable: {exc}") from None
-            self.json: dict[str, Any] = dict(spec)
+            self.json = dict(spec)
             return
         if is_pydantic_model(spec) or is_typed_dict(spec) or (
                 dataclasses.is_dataclass(spec) and isinstance(spec, type)):

@@ -24,10 +24,16 @@ from typing import Any
 from ._errors import InvalidArgumentError
 from ._schema import _hints, build, first_problem, parse_docstring, type_schema
 
-__all__ = ["Tool", "ToolRun", "Toolbox", "Confirm"]
+__all__ = ["Tool", "ToolRun", "Toolbox", "Confirm", "confirm_on_stdin"]
 
 #: ``confirm(name, arguments) -> bool``: asked before each call; False skips it
 Confirm = Callable[[str, dict[str, Any]], bool]
+
+
+def confirm_on_stdin(name: str, arguments: dict[str, Any]) -> bool:
+    """``--confirm`` / ``confirm=True``: ask on stdin (a notebook's input box) before a call."""
+    call = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+    return input(f"The model wants to run {name}({call}). Run it? [y/N] ").strip().lower() in ("y", "yes")
 
 
 @dataclasses.dataclass
@@ -194,7 +200,8 @@ class Toolbox:
     """The tools of one request, by name; :meth:`run` performs one call the model made."""
 
     def __init__(self, tools: Iterable[Any] | Mapping[str, Any]) -> None:
-        items = tools.items() if isinstance(tools, Mapping) else ((None, t) for t in tools)
+        items: Iterable[tuple[str | None, Any]] = (
+            tools.items() if isinstance(tools, Mapping) else ((None, t) for t in tools))
         self.tools: dict[str, Tool] = {}
         for name, tool in items:
             tool = tool if isinstance(tool, Tool) else Tool(tool, name)

@@ -32,7 +32,7 @@ from ..client._chat import ChatSession
 from ..client._errors import InvalidArgumentError, OllamaError, OllamaTimeout, ResponseError
 from ..client._loop import DEFAULT_MAX_ROUNDS, converse
 from ..client._schema import Schema
-from ..client._tools import Toolbox
+from ..client._tools import Toolbox, confirm_on_stdin
 from ..display._interrupt import one_line_interrupt
 from ..display._render import Stats, answer_bundle, stats_line
 from ._parse import parse_option
@@ -99,11 +99,6 @@ def _tools(names: list[str], user_ns: Mapping[str, Any], local_ns: Mapping[str, 
         raise UsageError(f"--tools: {exc.message}") from None
 
 
-def ask_user(name: str, arguments: dict[str, Any]) -> bool:
-    """``--confirm``: ask on stdin (the notebook's input box) before a tool runs."""
-    call = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
-    answer = input(f"The model wants to run {name}({call}). Run it? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
 
 
 def _images(specs: list[str], user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None) -> list[str]:
@@ -204,7 +199,7 @@ def build_request(args: argparse.Namespace, prompt: str, *, model: str, default_
     fmt = args.fmt or ("json" if fmt_request is not None else "markdown")
     return Request(endpoint, kwargs, record, args.stream, fmt, chat, user_message, tools=tools,
                    schema=schema, max_rounds=args.max_rounds or DEFAULT_MAX_ROUNDS,
-                   confirm=ask_user if args.confirm else None)
+                   confirm=confirm_on_stdin if args.confirm else None)
 
 
 def new_result(request: Request) -> OllamaResult:
@@ -283,14 +278,6 @@ def _error_line(error: OllamaError, *, kept: bool, model: str = "") -> str:
 
 
 def _remember(request: Request, result: OllamaResult) -> None:
-    """Add the turn to the chat session: the question, then every message the exchange added
-    (assistant turns with their tool calls, tool results; partial answers too, marked)."""
-    chat = request.chat
-    if chat is None or request.user_message is None or not result.messages:
-        return
-    message = request.user_message
-    chat.add("user", message["content"], images=message.get("images"))
-    for added in result.messages:
-        chat.add(added["role"], added.get("content") or "", thinking=added.get("thinking"),
-                 tool_calls=added.get("tool_calls"), tool_name=added.get("tool_name"),
-                 tool_call_id=added.get("tool_call_id"), incomplete=bool(added.get("incomplete")))
+    """Add the turn to the chat session (see :meth:`ChatSession.add_exchange`)."""
+    if request.chat is not None and request.user_message is not None:
+        request.chat.add_exchange(request.user_message, result.messages)

@@ -11,6 +11,10 @@ as text, never parsed) into ``HTMLMath`` bubbles, so math is typeset as in a cel
 Displaying a ChatBox also displays its transcript as an ordinary output (its record,
 hidden while the box is alive; see :mod:`._record`), updated after every turn, so a
 saved notebook keeps the conversation.
+
+``ChatBox(tools=[f, g])`` lets the model call those functions: the reply runs the same
+loop as ``%%ollama --tools`` (:func:`ollama_nb.client._loop.converse`), each call shows as
+a collapsed block in the reply's bubble, and the tool messages stay in the conversation.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from traitlets import Float, Unicode
 
 from ..client._chat import ChatSession, chats
 from ..client._errors import OllamaError
+from ..client._loop import DEFAULT_MAX_ROUNDS, Outcome, converse
 from ..client._session import session as defaults
+from ..client._tools import Toolbox
+from ..client._types import ChatResponse
 from ..display._render import (
     Stats,
     answer_bundle,
@@ -68,10 +75,27 @@ def message_html(message: dict[str, Any], model: str = "") -> str:
         status = "⏹ incomplete (partial answer)" if message.get("incomplete") else ""
         body = answer_bundle(content, thinking=str(message.get("thinking") or ""),
                              status=status)["text/html"]
+        calls = _calls_text(message)
+        if calls:
+            body = escape_pre(calls) + (body if content or message.get("thinking") else "")
         return _bubble(role, model or "assistant", body)
     if role == "user":
         return _bubble(role, "You", answer_html(render_markdown(content)))
+    if role == "tool":
+        label = f"tool {message.get('tool_name') or ''}".strip()
+        return _bubble(role, label, escape_pre(content))
     return _bubble(role, role or "message", escape_pre(content))
+
+
+def _calls_text(message: dict[str, Any]) -> str:
+    """The tool calls a stored assistant message made, one ``🔧 name(args)`` line each."""
+    lines = []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {} if isinstance(call, dict) else {}
+        args = function.get("arguments") or {}
+        shown = ", ".join(f"{k}={v!r}" for k, v in args.items()) if isinstance(args, dict) else repr(args)
+        lines.append(f"🔧 {function.get('name')}({shown})")
+    return "\n".join(lines)
 
 
 def transcript_bundle(messages: list[dict[str, Any]], model: str = "") -> dict[str, str]:
@@ -80,9 +104,12 @@ def transcript_bundle(messages: list[dict[str, Any]], model: str = "") -> dict[s
     page = "".join(message_html(m, model) for m in shown)
     lines = []
     for m in shown:
-        who = "You" if m.get("role") == "user" else (model or str(m.get("role", "")))
+        role = m.get("role")
+        who = "You" if role == "user" else (f"tool {m.get('tool_name') or ''}".strip()
+                                            if role == "tool" else model or str(role or ""))
         mark = " (incomplete)" if m.get("incomplete") else ""
-        lines.append(f"{who}{mark}: {m.get('content') or ''}")
+        text = "\n".join(x for x in (_calls_text(m), str(m.get("content") or "")) if x)
+        lines.append(f"{who}{mark}: {text}")
     return {"text/plain": "\n\n".join(lines),
             "text/html": f'<div class="ollama-nb-transcript" style="display:flex;'
                          f'flex-direction:column">{page}</div>'}
@@ -104,6 +131,9 @@ class ChatBox(w.VBox):
     think, options:
         Passed to every chat request (``think=True`` shows the model's thinking,
         collapsed; ``options={"temperature": 0}``).
+    tools, max_rounds:
+        Functions the model may call (as ``%%ollama --tools``), and the most requests one
+        message may make while it keeps calling them.
     """
 
     chat = Unicode("default", help="Name of the shared conversation (as in %%ollama --chat NAME).")
@@ -120,9 +150,13 @@ class ChatBox(w.VBox):
         host: str | None = None,
         think: bool | str | None = None,
         options: dict[str, Any] | None = None,
+        tools: Any = None,
+        max_rounds: int = DEFAULT_MAX_ROUNDS,
         **kwargs: Any,
     ) -> None:
         self._client, self._host = client, host
+        self.tools = Toolbox.coerce(tools)
+        self.max_rounds = max_rounds
         self.request_options: dict[str, Any] = {"think": think, "options": options}
         self.stop_requested = threading.Event()
         self._stream: Any = None
@@ -319,38 +353,22 @@ class ChatBox(w.VBox):
     ) -> Any:
         from ..client._session import get_client
 
-        stream = None
+        sink = _Sink(self, reply_view, model)
+        extra = {k: v for k, v in self.request_options.items() if v is not None}
         try:
-            extra = {k: v for k, v in self.request_options.items() if v is not None}
-            stream = get_client(self._host, self._client).chat(
-                model, messages, stream=True, **extra
-            )
+            outcome = converse(get_client(self._host, self._client), "chat",
+                               {"model": model, "messages": messages, **extra}, stream=True,
+                               tools=self.tools, max_rounds=self.max_rounds, sink=sink)
+        finally:
+            sink.close()
             with self._lock:
-                self._stream = stream
-            if self.stop_requested.is_set():
-                stream.close()
-
-            def show() -> None:
-                reply_view.value = _bubble(
-                    "assistant", model, streaming_html(stream.text, thinking=stream.thinking)
-                )
-
-            throttle = Throttle(self.interval, show, wait_first=True)
-            try:
-                for _chunk in stream:
-                    if self.stop_requested.is_set():
-                        stream.close()
-                        break
-                    throttle.poke()
-            finally:
-                throttle.close()
-        except Exception as exc:
-            error = exc.message if isinstance(exc, OllamaError) else f"{type(exc).__name__}: {exc}"
-            partial = stream.text if stream is not None else ""
-            if partial:
-                self._keep(
-                    session, model, message, stream, reply_view, generation, note=f"✖ {error}"
-                )
+                self._stream = None
+        failure = outcome.failure
+        if failure is not None and not isinstance(failure, KeyboardInterrupt):
+            error = failure.message if isinstance(failure, OllamaError) else str(failure)
+            if outcome.messages:
+                self._keep(session, model, message, outcome, reply_view, generation,
+                           note=f"✖ {error}")
             else:  # nothing arrived: give the text back so it can be sent again
                 self.history.children = tuple(
                     c for c in self.history.children if c not in (user_view, reply_view)
@@ -362,34 +380,26 @@ class ChatBox(w.VBox):
             if generation == self._generation:
                 self._set_status("error", error)
             self._drop_queue()
-            raise
-        finally:
-            with self._lock:
-                if self._stream is stream:
-                    self._stream = None
-        stopped = self.stop_requested.is_set() or stream.stopped
-        self._keep(
-            session,
-            model,
-            message,
-            stream,
-            reply_view,
-            generation,
-            note="⏹ stopped (partial answer)" if stopped else "",
-        )
+            raise failure
+        stopped = self.stop_requested.is_set() or outcome.interrupted
+        note = "⏹ stopped (partial answer)" if stopped else (f"⚠ {outcome.note}" if outcome.note else "")
+        self._keep(session, model, message, outcome, reply_view, generation, note=note)
         if generation == self._generation:  # after a clear the box is idle already
-            final = stream.final
+            final = outcome.final
             stats = Stats.from_response(final, model=model) if final is not None else None
             self._set_status("stopped" if stopped else "done", stats_line(stats) if stats else "")
         self._next_in_queue()
-        return stream.partial
+        last = outcome.messages[-1] if outcome.messages else {"role": "assistant", "content": ""}
+        raw = dict(outcome.final.raw) if outcome.final is not None and not stopped else {}
+        return ChatResponse({**raw, "message": {k: v for k, v in last.items() if k != "incomplete"},
+                             "done": bool(raw.get("done"))})
 
     def _keep(
         self,
         session: ChatSession,
         model: str,
         message: str,
-        stream: Any,
+        outcome: Outcome,
         view: Any,
         generation: int,
         note: str,
@@ -398,13 +408,14 @@ class ChatBox(w.VBox):
         view.value = _bubble(
             "assistant",
             model,
-            answer_bundle(stream.text, thinking=stream.thinking, status=note)["text/html"],
+            answer_bundle(outcome.text, thinking=outcome.thinking, status=note,
+                          steps=outcome.steps)["text/html"],
         )
         if generation != self._generation:  # the conversation was cleared meanwhile
             return
-        session.add("user", message)
-        session.add("assistant", stream.text, thinking=stream.thinking or None,
-                    incomplete=stream.final is None)
+        # a reply stopped before anything arrived still keeps its turn (marked incomplete)
+        added = outcome.messages or [{"role": "assistant", "content": "", "incomplete": True}]
+        session.add_exchange({"role": "user", "content": message}, added)
         session.model = model
         self._update_record()
 
@@ -492,3 +503,40 @@ class ChatBox(w.VBox):
             child.close()
         self._record.close()
         super().close()
+
+
+class _Sink:
+    """A reply's view for the tool loop: throttled updates of its bubble (text, thinking,
+    tool calls), the stream handed to Stop, and the box's stop event."""
+
+    def __init__(self, box: ChatBox, view: Any, model: str) -> None:
+        self.box, self.view, self.model = box, view, model
+        self.stop_requested = box.stop_requested
+        self.text: list[str] = []
+        self.thinking: list[str] = []
+        self.items: list[Any] = []
+        self.throttle = Throttle(box.interval, self.show, wait_first=True)
+
+    def attach(self, stream: Any) -> None:
+        with self.box._lock:
+            self.box._stream = stream
+        if self.stop_requested.is_set():
+            stream.close()
+
+    def feed(self, text: str, thinking: str) -> None:
+        if text:
+            self.text.append(text)
+        if thinking:
+            self.thinking.append(thinking)
+        self.throttle.poke()
+
+    def steps(self, items: list[Any]) -> None:
+        self.items, self.text, self.thinking = list(items), [], []
+        self.throttle.poke()
+
+    def show(self) -> None:
+        self.view.value = _bubble("assistant", self.model, streaming_html(
+            "".join(self.text), thinking="".join(self.thinking), steps=self.items))
+
+    def close(self) -> None:
+        self.throttle.close()
