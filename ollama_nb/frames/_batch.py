@@ -16,8 +16,13 @@ re-raises ``KeyboardInterrupt``; the exception's ``.partial`` holds the rows tha
 had finished. A failing row does not stop the run: its cell holds
 ``"[error] <message>"`` (or, with a schema, NA values and the message in the
 ``error`` column) and a :class:`MapPromptsWarning` says how many failed. Failed
-rows are not cached, so a rerun retries them (so is an answer that is not valid JSON
-when a schema was given). An unreachable server or an unknown model stops the run at
+rows are not cached, so a rerun retries them (so is an answer that does not fit the
+schema: its ``error`` names the field and keeps the answer's text).
+
+With ``schema=`` (a pydantic model class, a dataclass, a TypedDict or a JSON-schema dict)
+each property is a column typed from the schema: integer -> ``Int64``, number ->
+``Float64``, boolean -> ``boolean``, an enum -> ``category`` with the enum's categories,
+string -> ``string``, nested objects and arrays -> Python objects. An unreachable server or an unknown model stops the run at
 once, since every row would fail the same way (so does an argument the client
 rejects). The cache key is the host, model,
 prompt, system, options, schema and think setting (not ``keep_alive`` or
@@ -44,6 +49,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..client._errors import HostsDownError, InvalidArgumentError
+from ..client._schema import Schema
 from ..client._session import session
 from ._spread import AllDown, Done, Progress, Spread, pull_missing, targets
 
@@ -57,7 +63,7 @@ __all__ = ["ERROR_PREFIX", "MapPromptsWarning", "map_prompts"]
 ERROR_PREFIX = "[error] "
 _FIELD = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 # JSON-schema type -> pandas dtype of the column
-_DTYPES = {"integer": "Int64", "number": "float64", "boolean": "boolean", "string": "string"}
+_DTYPES = {"integer": "Int64", "number": "Float64", "boolean": "boolean", "string": "string"}
 
 
 class MapPromptsWarning(UserWarning):
@@ -124,39 +130,59 @@ def render(template: str, data: Any) -> tuple[Any, list[str]]:
 
 
 # -- schema ------------------------------------------------------------------------------
-def _schema_dict(schema: Any) -> dict[str, Any] | None:
-    if schema is None:
-        return None
-    if hasattr(schema, "model_json_schema"):  # a pydantic model class
-        schema = schema.model_json_schema()
-    if not isinstance(schema, Mapping):
-        raise InvalidArgumentError(
-            f"schema must be a JSON schema dict (or a pydantic model), got {type(schema).__name__}")
-    try:
-        json.dumps(schema)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"schema is not JSON-serialisable: {exc}") from None
-    return dict(schema)
+def _resolved(spec: Any, root: Mapping[str, Any]) -> Any:
+    """A property's schema with ``$ref`` followed and ``Optional`` (``anyOf`` with null) unwrapped."""
+    for _ in range(8):
+        if not isinstance(spec, Mapping):
+            return {}
+        ref = spec.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target.get(part, {}) if isinstance(target, Mapping) else {}
+            spec = {**target, **{k: v for k, v in spec.items() if k != "$ref"}}
+            continue
+        options = [o for o in spec.get("anyOf") or [] if not (isinstance(o, Mapping)
+                                                              and o.get("type") == "null")]
+        if spec.get("anyOf") and len(options) == 1:
+            spec = {**options[0], **{k: v for k, v in spec.items() if k != "anyOf"}}
+            continue
+        return spec
+    return {}
 
 
-def _property_types(schema: Mapping[str, Any]) -> dict[str, str] | None:
-    """{property: dtype} for an object schema with properties, else None."""
+def column_dtypes(schema: Mapping[str, Any]) -> dict[str, Any] | None:
+    """{property: pandas dtype} for an object schema with properties, else None: integer ->
+    Int64, number -> Float64, boolean -> boolean, enum -> category (its categories), string ->
+    string, anything else (objects, arrays, unions) -> object."""
+    import pandas as pd
+
     props = schema.get("properties")
     if schema.get("type", "object") != "object" or not isinstance(props, Mapping) or not props:
         return None
-    types: dict[str, str] = {}
-    for name, spec in props.items():
-        kind = spec.get("type") if isinstance(spec, Mapping) else None
+    types: dict[str, Any] = {}
+    for name, raw in props.items():
+        spec = _resolved(raw, schema)
+        enum = spec.get("enum")
+        kind = spec.get("type")
         if isinstance(kind, list):
             kinds = [k for k in kind if k != "null"]
             kind = kinds[0] if len(kinds) == 1 else None
-        types[str(name)] = _DTYPES.get(kind, "object") if isinstance(kind, str) else "object"
+        if isinstance(enum, list) and enum and all(isinstance(v, (str, int, float)) and
+                                                   not isinstance(v, bool) for v in enum):
+            types[str(name)] = pd.CategoricalDtype(list(dict.fromkeys(enum)))
+        else:
+            types[str(name)] = _DTYPES.get(kind, "object") if isinstance(kind, str) else "object"
     return types
 
 
-def _typed(values: list[Any], dtype: str) -> Any:
+def _typed(values: list[Any], dtype: Any) -> Any:
     """A column of ``dtype``; values that do not fit become NA instead of failing the row."""
     import pandas as pd
+
+    if isinstance(dtype, pd.CategoricalDtype):
+        allowed = set(dtype.categories)
+        return pd.Categorical([v if v in allowed else None for v in values], dtype=dtype)
 
     def fits(v: Any) -> bool:
         if v is None:
@@ -164,7 +190,7 @@ def _typed(values: list[Any], dtype: str) -> Any:
         if dtype == "Int64":
             return (isinstance(v, int) and not isinstance(v, bool)) or (
                 isinstance(v, float) and v.is_integer())
-        if dtype == "float64":
+        if dtype == "Float64":
             return isinstance(v, (int, float)) and not isinstance(v, bool)
         if dtype == "boolean":
             return isinstance(v, bool)
@@ -175,8 +201,8 @@ def _typed(values: list[Any], dtype: str) -> Any:
     cleaned = [v if fits(v) else None for v in values]
     if dtype == "Int64":
         cleaned = [None if v is None else int(v) for v in cleaned]
-    if dtype == "float64":
-        cleaned = [float("nan") if v is None else float(v) for v in cleaned]
+    if dtype == "Float64":
+        cleaned = [None if v is None else float(v) for v in cleaned]
     return pd.array(cleaned, dtype=dtype) if dtype != "object" else cleaned
 
 
@@ -220,7 +246,8 @@ def map_prompts(
     if not isinstance(model, str) or not model.strip():
         raise InvalidArgumentError("map_prompts needs a model: pass model='llama3.2' or set a "
                                    "default with %ollama model NAME")
-    schema_dict = _schema_dict(schema)
+    typed = Schema(schema) if schema is not None else None
+    schema_dict = typed.json if typed is not None else None
     if options is not None and not isinstance(options, Mapping):
         raise InvalidArgumentError(f"options must be a dict, got {type(options).__name__}")
     index, prompts = render(template, data)
@@ -252,12 +279,7 @@ def map_prompts(
         reply = http.generate(model, prompt, system=system, format=schema_dict, options=request["options"],
                               think=think, keep_alive=keep_alive, stream=False)
         text = reply.response
-        if schema_dict is not None:
-            try:
-                json.loads(text)
-            except ValueError as exc:
-                raise ValueError(f"the answer is not valid JSON ({exc}): {text[:80]!r}") from None
-        if store is not None:
+        if store is not None and (typed is None or typed.problem(text) is None):
             store.put(_key(http.base_url, model, prompt, request), {"response": text})
         return text, int(reply.raw.get("eval_count") or 0)
 
@@ -279,7 +301,7 @@ def map_prompts(
                 bar.step(1, spread)
         finished = True
     except KeyboardInterrupt as stop:
-        partial, _ = _assemble(index, prompts, answers, errors, schema_dict)
+        partial, _ = _assemble(index, prompts, answers, errors, typed)
         print(f"map_prompts interrupted: {len(answers) - cached} new answers"
               f"{' saved to the cache' if store is not None else ''}; "
               f"{len(distinct) - len(answers) - len(errors)} prompts not answered. "
@@ -288,7 +310,7 @@ def map_prompts(
         stop.partial = partial  # type: ignore[attr-defined]
         raise
     except AllDown as down:
-        partial, _ = _assemble(index, prompts, answers, errors, schema_dict)
+        partial, _ = _assemble(index, prompts, answers, errors, typed)
         raise HostsDownError("map_prompts", down.errors, done=sum(p in answers for p in prompts),
                              total=len(prompts), partial=partial,
                              resume=" and in the cache (rerun the same call to resume)"
@@ -298,7 +320,7 @@ def map_prompts(
         if store is not None and finished:  # else threads in flight may still write to it
             store.close()
 
-    result, problems = _assemble(index, prompts, answers, errors, schema_dict)
+    result, problems = _assemble(index, prompts, answers, errors, typed)
     failed = sum(p in problems for p in prompts)
     result.attrs.update({"model": model, "rows": len(prompts), "asked": len(todo),
                          "cached": cached, "failed": failed, "hosts": spread.summary()})
@@ -334,7 +356,7 @@ def _cached(store: Any, urls: list[str], model: str, prompts: list[str],
 
 
 def _assemble(index: Any, prompts: list[str], answers: Mapping[str, str],
-              errors: Mapping[str, str], schema: Mapping[str, Any] | None,
+              errors: Mapping[str, str], schema: Schema | None,
               ) -> tuple[pd.Series | pd.DataFrame, dict[str, str]]:
     """(rows in input order, {prompt: problem}); unfinished rows are NA."""
     import pandas as pd
@@ -355,9 +377,13 @@ def _assemble(index: Any, prompts: list[str], answers: Mapping[str, str],
     for prompt, text in answers.items():
         try:
             parsed[prompt] = json.loads(text)
-        except ValueError as exc:
-            problems[prompt] = f"the answer is not valid JSON ({exc}): {text[:80]!r}"
-    types = _property_types(schema)
+        except ValueError:
+            pass
+        problem = schema.problem(text)
+        if problem is not None:  # the values that fit still fill their columns
+            field, why = problem
+            problems[prompt] = f"{f'field {field!r}: ' if field else ''}{why}; the answer: {text}"
+    types = column_dtypes(schema.json)
     error_col = [problems.get(p) for p in prompts]
     if types is None:  # not an object schema: one column of parsed values
         values = [parsed.get(p) for p in prompts]
@@ -368,9 +394,6 @@ def _assemble(index: Any, prompts: list[str], answers: Mapping[str, str],
         values = [parsed[p].get(name) if isinstance(parsed.get(p), Mapping) else None
                   for p in prompts]
         columns[name] = pd.Series(_typed(values, dtype), index=index)
-    for prompt in prompts:
-        if prompt in parsed and not isinstance(parsed[prompt], Mapping):
-            problems[prompt] = f"the answer is JSON but not an object: {answers[prompt][:80]!r}"
     error_name = "error" if "error" not in columns else "_error"
     columns[error_name] = pd.Series([problems.get(p) for p in prompts], index=index, dtype="string")
     return pd.DataFrame(columns, index=index), problems

@@ -29,6 +29,7 @@ from typing import Any
 from ..client._errors import InvalidArgumentError, ResponseError
 from ..client._host import DEFAULT_HOST
 from ..client._hosts import Hosts
+from ..client._schema import Schema
 from ..client._session import session
 from . import _batch, _embeddings
 from ._spread import GATE, pull_missing, targets
@@ -160,8 +161,9 @@ def map_prompts(data: Any, template: str, model: str | None = None, *, schema: A
         raise InvalidArgumentError("map_prompts needs a model: pass model='llama3.2' or set a "
                                    "default with %ollama model NAME")
     index, _ = _batch.render(template, data._meta)  # unknown {{names}} fail here, not on a worker
-    schema_dict = _batch._schema_dict(schema)
-    meta, _ = _batch._assemble(index, [], {}, {}, schema_dict)
+    typed = Schema(schema) if schema is not None else None
+    meta, _ = _batch._assemble(index, [], {}, {}, typed)
+    schema_dict = typed.json if typed is not None else None  # workers get plain JSON: it pickles
     chosen = _hosts("map_prompts", host, hosts)
     if pull:
         pull_missing("map_prompts", targets("map_prompts", host=None, client=None, hosts=chosen,

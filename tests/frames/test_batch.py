@@ -129,7 +129,7 @@ def test_schema_gives_typed_columns(ollama_sandbox, client, cache_dir) -> None:
                           cache_dir=cache_dir, progress=False)
     assert list(out.columns) == ["label", "stars", "confidence", "sarcastic", "tags", "error"]
     assert out.index.equals(df.index)
-    assert str(out["stars"].dtype) == "Int64" and str(out["confidence"].dtype) == "float64"
+    assert str(out["stars"].dtype) == "Int64" and str(out["confidence"].dtype) == "Float64"
     assert str(out["sarcastic"].dtype) == "boolean" and pd.api.types.is_string_dtype(out["label"])
     assert out["tags"].dtype == object and all(isinstance(t, list) for t in out["tags"])
     assert out["error"].isna().all()
