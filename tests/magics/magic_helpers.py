@@ -26,6 +26,9 @@ class ScriptedServer:
     def __init__(self) -> None:
         self.tokens: list[str] = ["Hello", " world"]
         self.thinking: list[str] = []
+        #: one list of tool calls per chat request to come: the model "calls" them (names and
+        #: arguments a real model may hallucinate, which the sandbox never does)
+        self.tool_calls: list[list[dict[str, Any]]] = []
         self.bodies: list[dict[str, Any]] = []
         self.disconnected = threading.Event()
         outer = self
@@ -51,6 +54,13 @@ class ScriptedServer:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 try:
+                    if chat and outer.tool_calls:
+                        obj = outer._obj(body, chat, "", "", False)
+                        obj["message"]["tool_calls"] = outer.tool_calls.pop(0)
+                        self._chunk(obj)
+                        self._chunk(outer._obj(body, chat, "", "", True))
+                        self.wfile.write(b"0\r\n\r\n")
+                        return
                     for piece in outer.thinking:
                         self._chunk(outer._obj(body, chat, "", piece, False))
                     for piece in outer.tokens:
