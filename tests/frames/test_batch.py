@@ -296,3 +296,67 @@ def test_no_model_is_an_error_before_any_request(ollama_sandbox, client, monkeyp
     with pytest.raises(InvalidArgumentError, match="needs a model"):
         onb.embed(["a"], client=client)
     assert ollama_sandbox.requests == []
+
+
+# -- schema forms and dtypes -----------------------------------------------------------------
+def test_schema_dtypes_for_every_json_type(ollama_sandbox, client, cache_dir) -> None:
+    import pydantic
+
+    from ollama_nb.frames._batch import column_dtypes
+
+    class Review(pydantic.BaseModel):
+        label: str = pydantic.Field(json_schema_extra={"enum": ["good", "bad"]})
+        stars: int
+        score: float
+        sarcastic: bool
+        summary: str
+        tags: list[str]
+        meta: dict[str, int]
+        maybe: int | None = None
+
+    types = column_dtypes(onb.client._schema.Schema(Review).json)
+    assert types["label"] == pd.CategoricalDtype(["good", "bad"])
+    assert [types[k] for k in ("stars", "score", "sarcastic", "summary", "tags", "meta", "maybe")] == [
+        "Int64", "Float64", "boolean", "string", "object", "object", "Int64"]
+    out = onb.map_prompts(["nice", "awful"], "Review: {{text}}", model=MODEL, schema=Review,
+                          client=client, cache_dir=cache_dir, progress=False)
+    assert str(out["stars"].dtype) == "Int64" and str(out["score"].dtype) == "Float64"
+    assert isinstance(out["label"].dtype, pd.CategoricalDtype)
+    assert list(out["label"].cat.categories) == ["good", "bad"]
+    assert str(out["summary"].dtype).startswith("string") and out["tags"].dtype == object
+    assert out["error"].isna().all()
+
+
+def test_a_row_that_does_not_validate_keeps_its_text_and_says_why(ollama_sandbox, client,
+                                                                  cache_dir) -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Rating:
+        stars: int
+        label: str
+
+    import pydantic
+
+    class Strict(pydantic.BaseModel):  # a rule the JSON schema cannot carry to the model
+        stars: int
+        label: str
+
+        @pydantic.field_validator("stars")
+        @classmethod
+        def many(cls, value: int) -> int:
+            if value < 10**12:
+                raise ValueError("not enough stars")
+            return value
+
+    strict = Strict
+    with pytest.warns(MapPromptsWarning, match="2 of 2 rows failed"):
+        out = onb.map_prompts(["a", "b"], "Rate {{text}}", model=MODEL, schema=strict,
+                              client=client, cache_dir=cache_dir, progress=False)
+    answer = direct(client, ["Rate a"], format=Strict.model_json_schema())[0]
+    assert out.loc[0, "error"].startswith("field 'stars': Value error, not enough stars")
+    assert out.loc[0, "error"].endswith(f"; the answer: {answer}")  # the raw text is kept
+    assert out["label"].notna().all()  # the values that fit still fill their columns
+    ok = onb.map_prompts(["a"], "Rate {{text}}", model=MODEL, schema=Rating, client=client,
+                         cache_dir=cache_dir, progress=False)
+    assert list(ok.columns) == ["stars", "label", "error"] and ok["error"].isna().all()

@@ -216,3 +216,32 @@ def test_displaying_the_box_keeps_the_transcript_as_an_ordinary_output(
         assert box._record.style in box.children and box._record.style.layout.display == "none"
     finally:
         box.close()
+
+
+def test_tools_run_and_the_calls_show_in_the_reply(ollama_sandbox: Any, wire: Wire) -> None:
+    seen: list[str] = []
+
+    def get_weather(city: str) -> str:
+        """Get the weather in a city."""
+        seen.append(city)
+        return f"<img src=x onerror=alert(1)> windy in {city}"
+
+    ollama_sandbox.token_delay = 0.005
+    box = ChatBox("tools1", model="llama3.2", client=Client(ollama_sandbox.url), interval=0.02,
+                  tools=[get_weather])
+    try:
+        reply = box.send("What is the weather in Dublin?").result(timeout=20)
+        assert seen == ["Dublin"] and box.status == "done"
+        assert "windy in Dublin" in reply.message.content
+        reply_view = box.history.children[-1]
+        assert '<details class="ollama-nb-tool">' in reply_view.value
+        assert "get_weather(city=&#x27;Dublin&#x27;)" in reply_view.value
+        assert "<img" not in reply_view.value and "&lt;img src=x" in reply_view.value
+        roles = [m["role"] for m in chats.get("tools1").messages]
+        assert roles == ["user", "assistant", "tool", "assistant"]
+        box._render_history()  # the stored conversation shows the call and the tool's result
+        shown = [c.value for c in box.history.children]
+        assert "🔧 get_weather(city=&#x27;Dublin&#x27;)" in shown[1]
+        assert "tool get_weather" in shown[2] and "<img" not in "".join(shown)
+    finally:
+        box.close()

@@ -1,0 +1,66 @@
+"""onb.ask: the magic as one call (same result object, tools, schemas, chats) against the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+import pytest
+
+import ollama_nb as onb
+from ollama_nb.client._chat import chats
+from ollama_nb.display._result import OllamaResult
+
+
+class City(pydantic.BaseModel):
+    name: str
+    population: int
+
+
+class Big(pydantic.BaseModel):
+    population: int
+
+    @pydantic.field_validator("population")
+    @classmethod
+    def huge(cls, value: int) -> int:
+        if value < 10**12:
+            raise ValueError("too small")
+        return value
+
+
+def test_ask_runs_tools_and_returns_the_magics_result(ollama_sandbox: Any) -> None:
+    seen: list[str] = []
+
+    def get_weather(city: str) -> str:
+        """Get the weather in a city."""
+        seen.append(city)
+        return f"foggy in {city}"
+
+    for stream in (False, True):
+        result = onb.ask("What is the weather in London?", model="llama3.2", tools=[get_weather],
+                         host=ollama_sandbox.url, stream=stream)
+        assert isinstance(result, OllamaResult) and result.done
+        assert "foggy in London" in result.text and result.tool_calls[0].result == "foggy in London"
+        assert result.request["endpoint"] == "/api/chat" and result.request["tools"][0]["function"][
+            "name"] == "get_weather"
+    assert seen == ["London", "London"]
+    assert "🔧 get_weather(city='London')" in result._repr_mimebundle_()["text/plain"]
+
+
+def test_ask_with_a_schema_and_a_chat(ollama_sandbox: Any) -> None:
+    chats.clear()
+    result = onb.ask("Invent a city", model="llama3.2", schema=City, chat="cities",
+                     host=ollama_sandbox.url)
+    assert isinstance(result.parsed, City) and result.parsed.name
+    assert [m["role"] for m in chats.get("cities").messages] == ["user", "assistant"]
+    with pytest.raises(onb.SchemaError) as info:
+        onb.ask("Invent a city", model="llama3.2", schema=Big, host=ollama_sandbox.url)
+    assert info.value.field == "population" and "too small" in info.value.message
+    assert info.value.partial.text == info.value.text and info.value.text.startswith("{")
+    plain = onb.ask("Why is the sky blue?", model="llama3.2", host=ollama_sandbox.url)
+    assert plain.request["endpoint"] == "/api/generate" and plain.text and plain.parsed is None
+    with pytest.raises(onb.ModelNotFoundError):
+        onb.ask("hi", model="no-such-model", host=ollama_sandbox.url)
+    with pytest.raises(onb.InvalidArgumentError, match="schema= or format="):
+        onb.ask("hi", model="llama3.2", schema=City, format="json", host=ollama_sandbox.url)
+    chats.clear()
