@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import inspect
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -88,9 +87,10 @@ def check_format(value: Any) -> str | dict[str, Any] | None:
         return "json"
     if isinstance(value, Mapping):
         return dict(value)
-    schema = getattr(value, "model_json_schema", None)
-    if callable(schema):
-        return schema()
+    if isinstance(value, type):  # a pydantic model, a dataclass or a TypedDict
+        from ._schema import Schema
+
+        return Schema(value).json
     raise InvalidArgumentError(
         f"format must be \"json\" or a JSON schema dict, got {value!r}"
     )
@@ -287,57 +287,12 @@ def check_tools(tools: Any) -> list[dict[str, Any]] | None:
         if isinstance(raw, Mapping):
             result.append(dict(raw))
         elif callable(tool):
-            result.append(_tool_from_function(tool))
+            from ._tools import Tool  # the same schema as %%ollama --tools
+
+            result.append(Tool(tool).schema)
         else:
             raise InvalidArgumentError(f"tools[{index}] must be a tool dict or a function, got {type(tool).__name__}")
     return result
-
-
-_HINT_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
-               "list": "array", "tuple": "array", "dict": "object"}
-
-
-def _json_type(hint: Any) -> str:
-    """JSON-schema type of an annotation (a type or, under PEP 563, its text)."""
-    if hint is None:
-        return "string"
-    text = hint if isinstance(hint, str) else getattr(hint, "__name__", str(hint))
-    base = text.split("[")[0].split("|")[0].strip().lower().removeprefix("typing.")
-    return _HINT_TYPES.get(base, "string")
-
-
-def _tool_from_function(func: Callable[..., Any]) -> dict[str, Any]:
-    """A tool definition from a function's name, signature and docstring."""
-    doc = inspect.getdoc(func) or ""
-    summary, _, rest = doc.partition("\n\n")
-    arg_docs: dict[str, str] = {}
-    for line in rest.splitlines():
-        match = re.match(r"\s*(\w+)\s*(?:\([^)]*\))?:\s*(.+)", line)
-        if match:
-            arg_docs[match[1]] = match[2].strip()
-    properties: dict[str, Any] = {}
-    required = []
-    try:
-        signature = inspect.signature(func)
-        hints = getattr(func, "__annotations__", {})
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"tools: cannot read the signature of {func!r}") from None
-    for name, param in signature.parameters.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        properties[name] = {"type": _json_type(hints.get(name))}
-        if name in arg_docs:
-            properties[name]["description"] = arg_docs[name]
-        if param.default is param.empty:
-            required.append(name)
-    return {
-        "type": "function",
-        "function": {
-            "name": func.__name__,
-            "description": " ".join(summary.split()),
-            "parameters": {"type": "object", "properties": properties, "required": required},
-        },
-    }
 
 
 def check_embed_input(value: Any) -> str | list[str]:

@@ -114,8 +114,10 @@ def test_chat_body_messages_and_tools(script_server) -> None:
     one, two = (r.json for r in script_server.requests)
     assert added["function"]["parameters"] == {
         "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "number"}, "tags": {"type": "array"},
-                       "exact": {"type": "boolean"}},
+        "properties": {"a": {"type": "integer"}, "b": {"type": "number"},
+                       "tags": {"anyOf": [{"type": "array", "items": {"type": "string"}},
+                                          {"type": "null"}], "default": None},
+                       "exact": {"type": "boolean", "default": False}},
         "required": ["a", "b"],
     }
     assert added["function"]["description"] == "Add two numbers."
