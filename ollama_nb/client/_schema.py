@@ -31,7 +31,8 @@ from typing import Any
 
 from ._errors import InvalidArgumentError, SchemaError
 
-__all__ = ["Schema", "build", "first_problem", "is_typed_dict", "parse_docstring", "type_schema"]
+__all__ = ["Schema", "build", "first_problem", "is_typed_dict", "parse_docstring", "type_ok",
+           "type_schema"]
 
 _SIMPLE: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
                            type(None): "null"}
@@ -224,7 +225,7 @@ def _resolve(schema: Any, root: Mapping[str, Any]) -> Any:
     return schema
 
 
-def _type_ok(value: Any, kind: str) -> bool:
+def type_ok(value: Any, kind: str) -> bool:
     if kind == "null":
         return value is None
     if kind == "boolean":
@@ -276,7 +277,7 @@ def first_problem(value: Any, schema: Any, root: Mapping[str, Any] | None = None
         return path, f"{_shown(value)} is not one of {allowed}"
     kind = schema.get("type")
     kinds = [kind] if isinstance(kind, str) else kind if isinstance(kind, list) else []
-    if kinds and not any(_type_ok(value, k) for k in kinds):
+    if kinds and not any(type_ok(value, k) for k in kinds):
         return path, f"expected {' or '.join(kinds)}, got {_shown(value)}"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         for key, ok, word in (("minimum", lambda b: value >= b, "at least"),

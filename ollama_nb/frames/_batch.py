@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..client._errors import HostsDownError, InvalidArgumentError
-from ..client._schema import Schema
+from ..client._schema import Schema, type_ok
 from ..client._session import session
 from ._spread import AllDown, Done, Progress, Spread, pull_missing, targets
 
@@ -184,21 +184,8 @@ def _typed(values: list[Any], dtype: Any) -> Any:
         allowed = set(dtype.categories)
         return pd.Categorical([v if v in allowed else None for v in values], dtype=dtype)
 
-    def fits(v: Any) -> bool:
-        if v is None:
-            return False
-        if dtype == "Int64":
-            return (isinstance(v, int) and not isinstance(v, bool)) or (
-                isinstance(v, float) and v.is_integer())
-        if dtype == "Float64":
-            return isinstance(v, (int, float)) and not isinstance(v, bool)
-        if dtype == "boolean":
-            return isinstance(v, bool)
-        if dtype == "string":
-            return isinstance(v, str)
-        return True
-
-    cleaned = [v if fits(v) else None for v in values]
+    kind = next((k for k, d in _DTYPES.items() if d == dtype), None)
+    cleaned = [v if v is not None and (kind is None or type_ok(v, kind)) else None for v in values]
     if dtype == "Int64":
         cleaned = [None if v is None else int(v) for v in cleaned]
     if dtype == "Float64":
