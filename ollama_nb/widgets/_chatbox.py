@@ -359,13 +359,16 @@ class ChatBox(w.VBox):
             outcome = converse(get_client(self._host, self._client), "chat",
                                {"model": model, "messages": messages, **extra}, stream=True,
                                tools=self.tools, max_rounds=self.max_rounds, sink=sink)
+        except Exception as exc:  # noqa: BLE001 - a bad host, a bug: said in the box, then raised
+            outcome = Outcome(failure=exc)
         finally:
             sink.close()
             with self._lock:
                 self._stream = None
         failure = outcome.failure
         if failure is not None and not isinstance(failure, KeyboardInterrupt):
-            error = failure.message if isinstance(failure, OllamaError) else str(failure)
+            error = failure.message if isinstance(failure, OllamaError) else \
+                f"{type(failure).__name__}: {failure}"
             if outcome.messages:
                 self._keep(session, model, message, outcome, reply_view, generation,
                            note=f"✖ {error}")
