@@ -1,7 +1,7 @@
 """``onb.ask``: the ``%%ollama`` cell magic as one Python call, for scripts and pipelines.
 
 It runs the same loop (:func:`ollama_nb.client._loop.converse`) and returns the same
-:class:`~ollama_nb.display._result.OllamaResult`, without a live display: in a notebook
+:class:`~ollama_nb.magics._result.OllamaResult`, without a live display: in a notebook
 the result shows itself when it is the cell's value. Failures raise the typed errors of
 :mod:`ollama_nb.client._errors` (an answer that does not fit ``schema`` raises
 :class:`~ollama_nb.client._errors.SchemaError`, whose ``.partial`` is the result with the
@@ -20,7 +20,7 @@ from .client._loop import DEFAULT_MAX_ROUNDS, converse
 from .client._schema import Schema
 from .client._session import get_client, session
 from .client._tools import Toolbox, confirm_on_stdin
-from .display._result import OllamaResult
+from .magics._result import OllamaResult
 
 __all__ = ["ask"]
 

@@ -9,7 +9,7 @@ import pytest
 
 import ollama_nb as onb
 from ollama_nb.client._chat import chats
-from ollama_nb.display._result import OllamaResult
+from ollama_nb.magics._result import OllamaResult
 
 
 class City(pydantic.BaseModel):
