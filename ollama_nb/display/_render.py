@@ -387,6 +387,12 @@ def streaming_bundle(text: str, *, thinking: str = "", header: str = "",
             "text/html": streaming_html(text, thinking=thinking, header=header, steps=steps)}
 
 
+def first_code_block(text: str) -> str | None:
+    """The body of the first fenced code block in ``text`` (``None`` if it has none)."""
+    match = _FENCE.search(text)
+    return match.group("body").rstrip("\n") if match else None
+
+
 def _code_only(text: str) -> str:
     blocks = [m.group("body") for m in _FENCE.finditer(text)]
     return "\n".join(b.rstrip("\n") for b in blocks) if blocks else text

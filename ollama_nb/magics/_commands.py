@@ -14,9 +14,11 @@ returns ``ChatBox(NAME, model=MODEL)`` (the conversation ``NAME`` of
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import html
 import re
+import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,7 +31,7 @@ from ..client._hosts import Hosts
 from ..display._interrupt import one_line_interrupt
 from ._context import MagicSettings, client_for
 from ._interpolate import interpolate
-from ._parse import HELP, SUBCOMMANDS, split, subcommand_parser
+from ._parse import HELP, SUBCOMMANDS, check_alias, split, subcommand_parser
 
 __all__ = ["Commands", "ModelCard", "ServerStatus"]
 
@@ -204,6 +206,9 @@ def _sandbox_engines(client: Any) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in engines.items()} if isinstance(engines, dict) else None
 
 
+_OPTION_WORDS = ("explain", "fix", "alias")
+
+
 class Commands:
     """Runs one subcommand with the settings of an ``OllamaMagics`` instance."""
 
@@ -213,7 +218,12 @@ class Commands:
         self.user_ns: dict[str, Any] = magics.shell.user_ns if magics.shell is not None else {}
 
     def run(self, name: str, line: str, cell: str | None) -> Any:
-        args = subcommand_parser(name).parse_args(split(line))
+        if name in _OPTION_WORDS:  # their words are %%ollama options, read by the cell parser
+            words = split(line)
+            rm = name == "alias" and words[:1] == ["--rm"]
+            args: Any = argparse.Namespace(words=words[1:] if rm else words, rm=rm)
+        else:
+            args = subcommand_parser(name).parse_args(split(line))
         if name == "create" and cell is None:
             raise UsageError("create needs a Modelfile: use the cell form, %%ollama create NAME "
                              "with the Modelfile (FROM llama3.2 ...) in the cell")
@@ -268,8 +278,9 @@ class Commands:
             return frames.running(client=self._client(args))
 
     def do_show(self, args: Any, cell: str | None) -> ModelCard:
-        with client_errors(args.model):
-            return ModelCard(args.model, self._client(args).show(args.model, verbose=args.verbose))
+        model = self.magics.resolve(args.model)
+        with client_errors(model):
+            return ModelCard(model, self._client(args).show(model, verbose=args.verbose))
 
     def do_status(self, args: Any, cell: str | None) -> Any:
         hosts = _session.session.hosts
@@ -289,8 +300,10 @@ class Commands:
         if args.value is None:
             print(f"model: {self.magics.model}   embed model: {self.magics.embed_model}")
             return
-        _session.session.set("model", args.value)
-        print(f"default model: {args.value}")
+        model = self.magics.resolve(args.value)
+        _session.session.set("model", model)
+        alias = f" (alias {args.value}: name it in %%ollama for its options too)" if model != args.value else ""
+        print(f"default model: {model}{alias}")
 
     def do_host(self, args: Any, cell: str | None) -> None:
         if args.value is not None:
@@ -354,7 +367,8 @@ class Commands:
 
     def do_pull(self, args: Any, cell: str | None) -> None:
         client = self._client(args)
-        self._progress("pull", args.model, lambda: client.pull(args.model, insecure=args.insecure, stream=True))
+        model = self.magics.resolve(args.model)
+        self._progress("pull", model, lambda: client.pull(model, insecure=args.insecure, stream=True))
 
     def do_push(self, args: Any, cell: str | None) -> None:
         client = self._client(args)
@@ -395,7 +409,7 @@ class Commands:
             raise UsageError("embed needs texts: %%ollama embed [MODEL] with one text per line, "
                              "or %ollama embed [MODEL] --from VAR")
         frames = _frames()
-        model = args.model or self.magics.embed_model
+        model = self.magics.resolve(args.model or self.magics.embed_model)
         with client_errors(model):
             frame = frames.embed(texts, model=model, client=self._client(args))
         if args.output:
@@ -451,4 +465,45 @@ class Commands:
             from ..widgets import ChatBox
         except ImportError as exc:
             raise UsageError(f"the chat box needs ipywidgets ({exc}); pip install ipywidgets") from None
-        return ChatBox(args.chat_name, model=args.model)
+        return ChatBox(args.chat_name, model=args.model and self.magics.resolve(args.model))
+
+    # ------------------------------------------------------------------ the assistant
+
+    def do_explain(self, args: Any, cell: str | None) -> None:
+        from ._assistant import assist
+
+        assist(self.magics, "explain", args.words, self.local_ns)
+
+    def do_fix(self, args: Any, cell: str | None) -> None:
+        from ._assistant import assist
+
+        assist(self.magics, "fix", args.words, self.local_ns)
+
+    # ------------------------------------------------------------------ aliases
+
+    def do_alias(self, args: Any, cell: str | None) -> None:
+        aliases = dict(self.magics.aliases)
+        if args.rm:
+            missing = [name for name in args.words if name not in aliases]
+            if not args.words or missing:
+                raise UsageError(f"no alias named {(missing or [''])[0]!r}; aliases: "
+                                 f"{', '.join(aliases) or 'none yet'}. Usage: {SUBCOMMANDS['alias']}")
+            for name in args.words:
+                del aliases[name]
+            self.magics.aliases = aliases
+            print(f"removed alias {', '.join(args.words)}")
+            return
+        if len(args.words) > 1:
+            name = args.words[0]
+            spec = check_alias(name, shlex.join(args.words[1:]), aliases)
+            self.magics.aliases = {**aliases, name: spec}
+            print(f"alias {name} → {spec}")
+            return
+        if args.words and args.words[0] not in aliases:
+            raise UsageError(f"no alias named {args.words[0]!r}; define it with %ollama alias "
+                             f"{args.words[0]} MODEL [options]")
+        shown = {n: aliases[n] for n in args.words} if args.words else aliases
+        if not shown:
+            print("no aliases yet: %ollama alias fast llama3.2 --temperature 0 --num-ctx 8192")
+        for name, spec in shown.items():
+            print(f"{name} → {spec}")

@@ -30,6 +30,12 @@ class MagicSettings(Protocol):
     model: str
     embed_model: str
     update_rate: float
+    aliases: dict[str, str]
+    errors: Any  # the cells' errors (Err), None without a shell
+
+    def resolve(self, model: str) -> str: ...
+
+    def answer(self, args: Any, prompt: str, local_ns: Any) -> Any: ...
 
     @property
     def live(self) -> bool: ...

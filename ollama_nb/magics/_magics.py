@@ -45,10 +45,10 @@ from ..client._chat import chats
 from ..client._errors import InvalidArgumentError
 from ..client._host import HostText
 from ..client._hosts import Hosts
-from . import _context
+from . import _cell_errors, _context
 from ._context import DISPLAY_ENV
 from ._interpolate import interpolate
-from ._parse import HELP, SUBCOMMANDS, parse_cell_line
+from ._parse import HELP, SUBCOMMANDS, check_alias, parse_cell_line
 from ._result import OllamaResult
 
 __all__ = ["DISPLAY_ENV", "OllamaMagics"]
@@ -94,6 +94,10 @@ class OllamaMagics(Magics):
     show_stats = Bool(True, help=(
         "Show the stats line (model, tokens, tokens/s, load time) after each answer; turn "
         "off for notebooks whose outputs are compared (nbval).")).tag(config=True)
+    aliases = Dict(value_trait=Unicode(), help=(
+        "Short names for a model with options, {NAME: 'MODEL [options]'}, e.g. {'fast': "
+        "'llama3.2 --temperature 0 --num-ctx 8192'}; usable wherever %%ollama takes a model "
+        "(the line's own options win). `%ollama alias NAME MODEL [options]` adds one.")).tag(config=True)
     use_widgets = Bool(True, help=(
         "Show pull/push/create progress with the PullProgress widget when running in a "
         "Jupyter kernel with ipywidgets; otherwise (or when False) a text view.")).tag(config=True)
@@ -125,6 +129,7 @@ class OllamaMagics(Magics):
         if shell is not None and _awaited.can_await(shell):  # --pane cells are awaited
             self._transformer = _awaited.await_pane_cells
             shell.input_transformers_post.append(self._transformer)
+        self.errors = _cell_errors.install(shell) if shell is not None else None  # Err[n]
 
     # ----------------------------------------------------------------- settings plumbing
 
@@ -168,6 +173,20 @@ class OllamaMagics(Magics):
         except InvalidArgumentError as exc:
             raise TraitError(exc.message) from None
 
+    @validate("aliases")
+    def _check_aliases(self, proposal: Any) -> dict[str, str]:
+        aliases = dict(proposal["value"])
+        try:
+            return {name: check_alias(name, spec, aliases) for name, spec in aliases.items()}
+        except UsageError as exc:
+            raise TraitError(f"OllamaMagics.aliases: {exc}") from None
+
+    def resolve(self, model: str) -> str:
+        """The model an alias names (its options apply only to prompts); others unchanged."""
+        if model in self.aliases:
+            return str(parse_cell_line("", aliases=self.aliases, default=model).model)
+        return model
+
     @validate("update_rate")
     def _check_rate(self, proposal: Any) -> float:
         if proposal["value"] < 0:
@@ -201,6 +220,8 @@ class OllamaMagics(Magics):
         transformers = getattr(self.shell, "input_transformers_post", [])
         if self._transformer in transformers:
             transformers.remove(self._transformer)
+        if self.errors is not None:  # and stop keeping the cells' errors (Err)
+            _cell_errors.uninstall(self.shell, self.errors)
 
     def client(self, host: str | None = None, timeout: Any = None) -> Any:
         """A cached client for ``host`` (default: the session host); a bad URL is a UsageError."""
@@ -237,26 +258,48 @@ class OllamaMagics(Magics):
             return commands.run(first, rest, None)
         if first in _CELL_SUBCOMMANDS:
             return commands.run(first, rest, cell)
+        if first in ("explain", "fix"):
+            raise UsageError(f"%ollama {first} is a line magic: %ollama {first} [N] [MODEL] [options] "
+                             f"(write it on one line; the cell is not used)")
         return self._prompt(line, cell, local_ns)
 
     ollama.__doc__ = HELP  # shown by %ollama? and %%ollama?
 
     def _prompt(self, line: str, cell: str, local_ns: Any) -> Any:
-        from . import _awaited
-        from ._prompt import build_request, new_result, run_request
-        from ._stream_display import LiveAnswer
-
-        args = parse_cell_line(line)
+        args = parse_cell_line(line, aliases=self.aliases, default=self.model)
         user_ns = self.shell.user_ns if self.shell is not None else {}
         prompt = cell.rstrip()
         if args.interpolate:
             prompt = interpolate(prompt, user_ns, local_ns)
         if not prompt.strip():
             raise UsageError("the cell is empty: write the prompt below the %%ollama line")
+        if args.compare:
+            from ._compare import compare
+
+            compare(self, line, prompt, local_ns)
+            return None
+        outcome = self.answer(args, prompt, local_ns, wait=args.new_cell)
+        if args.new_cell:
+            from ._assistant import offer_cell
+
+            offer_cell(self, outcome)
+        return None if isinstance(outcome, OllamaResult) else outcome  # shown once, not as Out[n]
+
+    def answer(self, args: Any, prompt: str, local_ns: Any, *, wait: bool = False) -> Any:
+        """Answer ``prompt`` with the parsed ``%%ollama`` options, streaming, kept as ``_ollama``.
+
+        Returns the :class:`OllamaResult`, or with ``--bg`` (and awaited ``--pane`` cells) what the
+        cell hands on; ``wait=True`` (explain, fix, ``--new-cell``) always answers in the cell.
+        """
+        from . import _awaited
+        from ._prompt import build_request, new_result, run_request
+        from ._stream_display import LiveAnswer
+
+        user_ns = self.shell.user_ns if self.shell is not None else {}
         model = args.model or self.model
         if not model:
             raise UsageError("no model: give one (%%ollama llama3.2) or set %ollama model NAME")
-        background = self._runs_in_background(args)
+        background = not wait and self._runs_in_background(args)
         if args.chat:
             self._check_chat_free(args.chat)
         chat = chats.get(args.chat) if args.chat else None
@@ -290,13 +333,12 @@ class OllamaMagics(Magics):
 
         if background:
             return self._start_background(number, result, live, run, store, prompt, args.output)
-        if _awaited.AWAITED.get():  # the cell awaits: stream in a thread, Stop clicks get handled
+        if not wait and _awaited.AWAITED.get():  # the cell awaits: stream in a thread, Stop clicks get handled
             from ..widgets._base import in_thread
 
             return _awaited.in_cell(in_thread(run, name="ollama-nb-answer"), live.stop,
                                     lambda: bool(live.text or live.thinking))
-        run()
-        return None
+        return run()
 
     def _runs_in_background(self, args: Any) -> bool:
         """``--bg`` (or ``background``), where a frontend will show what arrives later."""

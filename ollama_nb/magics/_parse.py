@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
@@ -18,6 +20,7 @@ from ..display._render import FORMATS
 __all__ = [
     "CELL_USAGE",
     "HELP",
+    "check_alias",
     "SUBCOMMANDS",
     "MagicParser",
     "parse_cell_line",
@@ -133,17 +136,16 @@ def _cell_parser() -> MagicParser:
     p.add_argument("--chat", nargs="?", const="default", default=None, metavar="NAME")
     p.add_argument("-o", "--output", default=None, metavar="VAR")
     p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
+    p.add_argument("--new-cell", action="store_true")
+    p.add_argument("--compare", default=None, metavar="M1,M2")
+    p.add_argument("--sequential", action="store_true")
     return p
 
 
 _CELL_PARSER: MagicParser | None = None
 
 
-def parse_cell_line(line: str) -> argparse.Namespace:
-    """Parse the ``%%ollama`` line (prompt form) into a namespace with ``model`` resolved."""
-    global _CELL_PARSER
-    if _CELL_PARSER is None:
-        _CELL_PARSER = _cell_parser()
+def _tokens(line: str) -> list[str]:
     tokens = []
     for token in split(line):
         # --think=high selects a thinking level; bare --think is a switch
@@ -151,7 +153,14 @@ def parse_cell_line(line: str) -> argparse.Namespace:
             tokens += ["--think-level", token.partition("=")[2]]
         else:
             tokens.append(token)
-    args = _CELL_PARSER.parse_args(tokens)
+    return tokens
+
+
+def _parse(tokens: list[str], namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+    global _CELL_PARSER
+    if _CELL_PARSER is None:
+        _CELL_PARSER = _cell_parser()
+    args = _CELL_PARSER.parse_args(tokens, namespace=namespace)
     if args.model_pos and args.model:
         raise UsageError(f"two models given ({args.model_pos!r} and -m {args.model!r}); "
                          f"use one. Usage: {CELL_USAGE}")
@@ -159,6 +168,26 @@ def parse_cell_line(line: str) -> argparse.Namespace:
         raise UsageError(f"unknown option {args.model_pos!r}. Usage: {CELL_USAGE}")
     args.model = args.model or args.model_pos
     del args.model_pos
+    return args
+
+
+def parse_cell_line(line: str, *, aliases: Mapping[str, str] | None = None,
+                    default: str | None = None) -> argparse.Namespace:
+    """Parse the ``%%ollama`` line (prompt form) into a namespace with ``model`` resolved.
+
+    When the model (given, or ``default``) is one of ``aliases``, the alias's options come
+    first and the line's own options override them; ``args.alias`` names the alias.
+    """
+    tokens = _tokens(line)
+    args = _parse(tokens)
+    name = args.model or default
+    args.alias = None
+    if aliases and name and name in aliases:
+        base = _parse(_tokens(aliases[name]))
+        model = base.model
+        del base.model
+        args = _parse(tokens, namespace=base)
+        args.model, args.alias = model, name
     if args.output is not None and not args.output.isidentifier():
         raise UsageError(f"-o needs a Python variable name, got {args.output!r}")
     if args.timeout is not None and args.timeout <= 0:
@@ -173,7 +202,38 @@ def parse_cell_line(line: str) -> argparse.Namespace:
         raise UsageError(f"--max-rounds must be at least 1, got {args.max_rounds}")
     if args.tools and args.raw:
         raise UsageError("--raw works only without --tools (tools need the chat template)")
+    if args.compare is not None:
+        args.compare = [m.strip() for m in args.compare.split(",") if m.strip()]
+        if len(args.compare) < 2 or args.model:
+            raise UsageError("--compare takes two or more models, separated by commas, instead "
+                             "of MODEL: %%ollama --compare llama3.2,qwen3")
+        flags = {"--chat": args.chat, "--pane": args.pane, "--new-cell": args.new_cell,
+                 "--bg": args.background}
+        clash = next((name for name, on in flags.items() if on), None)
+        if clash:
+            raise UsageError(f"--compare shows every answer side by side: it cannot go with {clash}")
+    elif args.sequential:
+        raise UsageError("--sequential goes with --compare M1,M2 (one model after another)")
     return args
+
+
+_ALIAS_NAME = re.compile(r"[A-Za-z0-9_][\w.:/-]*")
+
+
+def check_alias(name: str, spec: str, aliases: Mapping[str, str]) -> str:
+    """Validate ``%ollama alias NAME MODEL [options]``; the normalised spec, or a UsageError."""
+    if not _ALIAS_NAME.fullmatch(name) or "," in name:
+        raise UsageError(f"alias name {name!r}: use letters, digits and _ . : / - "
+                         f"(no commas, not starting with -)")
+    args = _parse(_tokens(spec))
+    if not args.model:
+        raise UsageError(f"alias {name}: name the model first, e.g. %ollama alias {name} llama3.2 "
+                         f"--temperature 0")
+    if args.model in aliases and args.model != name:
+        raise UsageError(f"alias {name}: {args.model!r} is itself an alias; name a model")
+    if args.compare is not None:
+        raise UsageError(f"alias {name}: an alias names one model; --compare takes aliases instead")
+    return " ".join(shlex.quote(token) for token in split(spec))
 
 
 # --------------------------------------------------------------------------- subcommands
@@ -196,6 +256,9 @@ SUBCOMMANDS: dict[str, str] = {
     "picker": "%ollama picker",
     "chatbox": "%ollama chatbox [NAME] [-m MODEL]",
     "stop": "%ollama stop [all | N]",
+    "explain": "%ollama explain [N] [MODEL] [options]   the last error (or cell N's), explained",
+    "fix": "%ollama fix [N] [MODEL] [options]   a corrected cell, as the next cell",
+    "alias": "%ollama alias [NAME [MODEL [options]]]  |  %ollama alias --rm NAME",
     "help": "%ollama help",
 }
 
@@ -210,7 +273,11 @@ HELP = """\
     --bg / --no-bg    the cell returns at once; the answer streams into its output, with Stop
     --tools f,g [--max-rounds N] [--confirm]   the model may call your functions f and g
     --schema VAR: a pydantic model, dataclass, TypedDict or JSON-schema dict (-> _ollama.parsed)
+    --new-cell: the answer's first code block becomes the next cell (JupyterLab, Notebook 7)
+    --compare M1,M2[,...] [--sequential]: one prompt, the answers side by side, then stats
     Put MODEL first (%%ollama MODEL --chat NAME); --images takes bytes, paths, PIL images or lists.
+    {{In[3]}} {{Out[3]}} {{Err[3]}}: cell 3's source, its value, its error (type, message,
+    traceback). MODEL can be an alias (%ollama alias fast llama3.2 --temperature 0).
     The last result is _ollama (.text .thinking .json .parsed .tool_calls .stats .request).
     With --bg, -o VAR holds the pending result at once and _ollama is set when the answer ends;
     `await onb.wait()` (or `await VAR`) waits; `%ollama stop [all | N]` stops the newest
@@ -218,7 +285,8 @@ HELP = """\
     terminal) a --bg cell waits for its answer.
 """ + "\n".join(f"{usage}" for usage in SUBCOMMANDS.values()) + """
 Settings: %config OllamaMagics  (host, hosts, model, embed_model, timeout, update_rate,
-display_mode, history_limit, options, show_stats, use_widgets, background, background_limit)"""
+display_mode, history_limit, options, show_stats, use_widgets, background, background_limit,
+aliases)"""
 
 
 def subcommand_parser(name: str) -> MagicParser:

@@ -21,7 +21,7 @@ from typing import Any
 from ..client._errors import SchemaError
 from ..client._schema import Schema
 from ..display._interrupt import INTERRUPTED
-from ..display._render import Stats, answer_bundle
+from ..display._render import Stats, answer_bundle, first_code_block
 
 __all__ = ["OllamaResult"]
 
@@ -75,6 +75,11 @@ class OllamaResult:
             return json.loads(self.text)
         except ValueError:
             return None
+
+    @property
+    def code(self) -> str | None:
+        """The answer's first fenced code block (what ``--new-cell`` and ``%ollama fix`` offer)."""
+        return first_code_block(self.text)
 
     @property
     def done(self) -> bool:

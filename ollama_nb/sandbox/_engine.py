@@ -122,14 +122,22 @@ def asked_words(prompt: str) -> int | None:
     return min(int(match.group(1)), MAX_ASKED_WORDS) if match else None
 
 
+_PROMPT_CODE = re.compile(r"^(`{3,})python[ \t]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
 def answer_text(seed: int, prompt: str, *, images: int = 0, length: int | None = None) -> str:
     """A readable deterministic answer that reuses the prompt's key words.
 
     ``length`` is a number of sentences; a prompt asking for N words gets about N words.
+    A prompt holding a fenced ``python`` block (code to explain or fix) gets that code back
+    in a block of its own after the first sentence, as a model quoting the cell would.
     """
     rng = random.Random(seed)
     words = keywords(prompt)
     parts = [rng.choice(_OPENERS)]
+    code = _PROMPT_CODE.search(prompt)
+    if code:
+        parts.append(f"\n\n```python\n{code.group(2).rstrip()}\n```\n\n")
     if images:
         parts.append(f"I looked at the {images} image{'s' if images > 1 else ''} you sent.")
     target = asked_words(prompt) if length is None else None

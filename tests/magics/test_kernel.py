@@ -122,3 +122,47 @@ def test_kernel_interrupt_mid_stream(ollama_sandbox: Any) -> None:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def _reply(kc: Any, msg_id: str, deadline: float) -> dict[str, Any]:
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_shell_msg(timeout=0.5)
+        except queue.Empty:
+            continue
+        if msg["parent_header"].get("msg_id") == msg_id:
+            return msg
+    raise AssertionError("no execute_reply")
+
+
+def test_fix_proposes_the_next_cell_through_the_payload(ollama_sandbox: Any) -> None:
+    """In a kernel, %ollama fix sends the set_next_input payload JupyterLab and Notebook 7 turn
+    into a new cell; where the frontend ignores it (VS Code) the code is shown instead."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        deadline = time.monotonic() + 90
+        for source in ("%load_ext ollama_nb", "words = ['a', 'b']\n' '.join(words) + 1"):
+            _drain(kc, kc.execute(source), deadline)
+        mid = kc.execute("%ollama fix --num-predict 60")
+        messages = _drain(kc, mid, deadline)
+        payload = _reply(kc, mid, deadline)["content"]["payload"]
+        assert payload == [{"source": "set_next_input", "text": "words = ['a', 'b']\n' '.join(words) + 1",
+                            "replace": False}]
+        printed = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
+        assert "↓ the fixed cell is in the next cell: review it, then run it" in printed
+        prompt = next(r for r in reversed(ollama_sandbox.requests) if r.path == "/api/generate").body["prompt"]
+        assert "TypeError" in prompt and "can only concatenate str" in prompt
+        mid = kc.execute("import os; os.environ['VSCODE_PID'] = '1'")
+        _drain(kc, mid, deadline)
+        mid = kc.execute("%ollama fix --num-predict 60")
+        messages = _drain(kc, mid, deadline)
+        assert _reply(kc, mid, deadline)["content"]["payload"] == []
+        shown = [m["content"]["data"]["text/plain"] for m in messages if m["msg_type"] == "display_data"]
+        printed = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
+        assert shown[-1] == "words = ['a', 'b']\n' '.join(words) + 1"
+        assert "this frontend cannot add cells from the kernel" in printed
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
