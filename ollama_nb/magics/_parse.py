@@ -180,7 +180,8 @@ def parse_cell_line(line: str, *, aliases: Mapping[str, str] | None = None,
     """
     tokens = _tokens(line)
     args = _parse(tokens)
-    name = args.model or default
+    given = args.model
+    name = given or default
     args.alias = None
     if aliases and name and name in aliases:
         base = _parse(_tokens(aliases[name]))
@@ -204,7 +205,7 @@ def parse_cell_line(line: str, *, aliases: Mapping[str, str] | None = None,
         raise UsageError("--raw works only without --tools (tools need the chat template)")
     if args.compare is not None:
         args.compare = [m.strip() for m in args.compare.split(",") if m.strip()]
-        if len(args.compare) < 2 or args.model:
+        if len(args.compare) < 2 or given:
             raise UsageError("--compare takes two or more models, separated by commas, instead "
                              "of MODEL: %%ollama --compare llama3.2,qwen3")
         flags = {"--chat": args.chat, "--pane": args.pane, "--new-cell": args.new_cell,
