@@ -140,7 +140,7 @@ class CompareResult:
     """What ``--compare`` keeps in ``_ollama``: one result per model (by name) and their stats."""
 
     results: dict[str, OllamaResult] = field(default_factory=dict)
-    stats: Any = None  # a pandas DataFrame: model, tokens, tokens/s, load s, total s, error
+    stats: Any = None  # a DataFrame: model, tokens, tokens/s, load s, total s, done reason, error
 
     def __getitem__(self, name: str) -> OllamaResult:
         return self.results[name]
@@ -167,14 +167,24 @@ def _stats_frame(columns: list[_Column]) -> Any:
             "tokens/s": round(stats.tokens_per_second, 1) if stats and stats.tokens_per_second else None,
             "load s": round(stats.load_seconds, 2) if stats and stats.load_seconds is not None else None,
             "total s": round(stats.total_seconds, 2) if stats and stats.total_seconds is not None else None,
+            "done reason": stats.done_reason if stats else None,
             "error": (c.result.error if c.result is not None else c.error) or None,
         })
     frame = pd.DataFrame(rows)
     frame["tokens"] = frame["tokens"].astype("Int64")
     for name in ("tokens/s", "load s", "total s"):
         frame[name] = frame[name].astype("Float64")
-    frame["error"] = frame["error"].astype("string")
+    for name in ("done reason", "error"):
+        frame[name] = frame[name].astype("string")
     return frame
+
+
+def _shown(stats: Any) -> Any:
+    """The table as shown: one row per model, no column of blanks, no <NA> where nothing failed."""
+    frame = stats.set_index("model")
+    if frame["error"].isna().all():
+        frame = frame.drop(columns="error")
+    return frame.fillna({name: "" for name in ("done reason", "error") if name in frame})
 
 
 def compare(magics: Any, line: str, prompt: str, local_ns: Any) -> CompareResult:
@@ -250,7 +260,7 @@ def compare(magics: Any, line: str, prompt: str, local_ns: Any) -> CompareResult
         if first.output:
             magics.shell.user_ns[first.output] = outcome
     if magics.show_stats:
-        display(outcome.stats)
+        display(_shown(outcome.stats))
     if interrupted is not None:
         raise one_line_interrupt(interrupted, "the partial answers are kept in _ollama")
     if all(r.error for r in outcome.results.values()):

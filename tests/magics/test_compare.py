@@ -3,6 +3,9 @@ injection fails one model mid-stream) and a scripted server (hostile text)."""
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from typing import Any
 
 import pandas as pd
@@ -53,16 +56,21 @@ def test_two_models_side_by_side_one_failing_mid_stream(ip: InteractiveShell, ol
     assert "── qwen3 ──\n" + bad.text in final["text/plain"] and "✖ Ollama reported an error" in final["text/plain"]
     stats = result.stats
     assert isinstance(stats, pd.DataFrame) and list(stats["model"]) == ["llama3.2", "qwen3"]
-    assert list(stats.columns) == ["model", "tokens", "tokens/s", "load s", "total s", "error"]
+    assert list(stats.columns) == ["model", "tokens", "tokens/s", "load s", "total s", "done reason",
+                                   "error"]
     assert stats.loc[0, "tokens"] == good.stats.eval_count and pd.isna(stats.loc[0, "error"])
     assert pd.isna(stats.loc[1, "tokens"]) and "mid-stream" in stats.loc[1, "error"]
+    assert stats.loc[0, "done reason"] == "stop"
     assert "<th>tokens/s</th>" in table.data["text/html"]  # the table, shown after the grid
+    assert "mid-stream" in table.data["text/html"]
 
 
 def test_sequential_aliases_and_per_model_options(ip: InteractiveShell, ollama_sandbox: Any) -> None:
     run(ip, "%ollama alias cold llama3.2 --temperature 0 --num-predict 8")
-    with capture_output():
+    with capture_output() as cap:
         run(ip, "%%ollama --compare cold,qwen3 --sequential --seed 4\nhello")
+    table = cap.outputs[-1].data["text/html"]  # nothing failed: no error column, no <NA>
+    assert "<th>error</th>" not in table and "&lt;NA&gt;" not in table and "<th>done reason</th>" in table
     bodies = [r.body for r in ollama_sandbox.requests if r.path == "/api/generate"]
     assert [b["model"] for b in bodies] == ["llama3.2", "qwen3"]
     assert bodies[0]["options"] == {"temperature": 0, "num_predict": 8, "seed": 4}
@@ -77,10 +85,10 @@ def test_final_mode_shows_one_grid(ip: InteractiveShell, ollama_sandbox: Any,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLLAMA_NB_DISPLAY", "final")  # nbconvert / nbval
     with capture_output() as cap:
-        run(ip, "%%ollama --compare llama3.2,gemma3\nhi")
+        run(ip, "%%ollama --compare llama3.2,qwen3\nhi")
     grid = [o for o in cap.outputs if "ollama-nb-compare" in o.data.get("text/html", "")]
     assert len(grid) == 1 and not grid[0].update
-    assert "── llama3.2 ──" in grid[0].data["text/plain"] and "── gemma3 ──" in grid[0].data["text/plain"]
+    assert "── llama3.2 ──" in grid[0].data["text/plain"] and "── qwen3 ──" in grid[0].data["text/plain"]
 
 
 def test_model_output_cannot_run_script_in_the_grid(ip: InteractiveShell, scripted: ScriptedServer) -> None:
@@ -115,3 +123,35 @@ def test_compare_usage_errors(ip: InteractiveShell, line: str, message: str) -> 
     with pytest.raises(UsageError) as info:
         run(ip, f"%%ollama {line}\nhi")
     assert message in str(info.value)
+
+
+def test_an_interrupt_stops_every_stream_and_keeps_the_partials(ip: InteractiveShell, ollama_sandbox: Any,
+                                                                default_sigint: None) -> None:
+    ollama_sandbox.token_delay = 0.05
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_when_both_stream(cap: Any) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+                o.data["text/plain"].count("waiting …") == 0 for o in cap.outputs[1:]):
+            time.sleep(0.01)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    with capture_output() as cap:
+        timer = threading.Thread(target=interrupt_when_both_stream, args=(cap,))
+        timer.start()
+        result = ip.run_cell("%%ollama --compare llama3.2,qwen3 --no-think\nTell me a long story about rivers")
+    timer.join()
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    assert result.error_in_exec._render_traceback_() == [
+        "KeyboardInterrupt: the partial answers are kept in _ollama"]
+    stored = ip.user_ns["_ollama"]
+    assert all(r.interrupted and r.text for r in stored.results.values()), [(r.interrupted, r.error, r.text[:20]) for r in stored.results.values()]
+    final = [o for o in cap.outputs if "ollama-nb-compare" in o.data.get("text/html", "")][-1]
+    assert final.data["text/plain"].count("⏹ interrupted") == 2
+    deadline = time.monotonic() + 5
+    generate = [r for r in ollama_sandbox.requests if r.path == "/api/generate"]
+    while not all(r.disconnected for r in generate) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(generate) == 2 and all(r.disconnected for r in generate)
