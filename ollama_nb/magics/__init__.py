@@ -4,7 +4,8 @@ Modules: ``_magics`` (OllamaMagics, traitlets, dispatch), ``_parse`` (argparse â
 UsageError), ``_interpolate`` (``{{expr}}``), ``_prompt`` (request + streaming run),
 ``_stream_display`` (throttled display handle; ``AnswerView`` seam for the pane),
 ``_progress`` (pull/push/create progress; ``ProgressView`` seam for the widget),
-``_commands`` (subcommands), ``_result`` (``OllamaResult``).
+``_commands`` (subcommands), ``_result`` (``OllamaResult``), ``_cell_errors`` (``Err``),
+``_assistant`` (explain, fix, code as the next cell), ``_compare`` (``--compare``).
 """
 
 from __future__ import annotations

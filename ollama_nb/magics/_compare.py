@@ -182,6 +182,7 @@ def _stats_frame(columns: list[_Column]) -> Any:
 def _shown(stats: Any) -> Any:
     """The table as shown: one row per model, no column of blanks, no <NA> where nothing failed."""
     frame = stats.set_index("model")
+    frame.index.name = None  # the models label the rows: one header line, not two
     if frame["error"].isna().all():
         frame = frame.drop(columns="error")
     return frame.fillna({name: "" for name in ("done reason", "error") if name in frame})
