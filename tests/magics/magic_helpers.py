@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
+
+
+def sigint_when(ready: Any, timeout: float = 10.0) -> threading.Thread:
+    """A started thread that sends SIGINT to the main thread once ``ready()`` (or at ``timeout``)."""
+    main = threading.main_thread().ident
+    assert main is not None and threading.get_ident() == main
+
+    def wait_then_interrupt() -> None:
+        deadline = time.monotonic() + timeout
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    thread = threading.Thread(target=wait_then_interrupt)
+    thread.start()
+    return thread
 
 
 def run(shell: InteractiveShell, cell: str) -> Any:

@@ -194,15 +194,20 @@ def test_explain_n_model_and_alias(ip: InteractiveShell, ollama_sandbox: Any) ->
     assert "int('x')" in body["prompt"] and "ValueError" in body["prompt"] and "[][1]" not in body["prompt"]
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("explain", "no error to explain yet: run a cell that raises"),
-    ("fix 99", "cell 99 raised no error (cells with errors: none yet)"),
-    ("explain --compare a,b", "no error to explain yet"),
+@pytest.mark.parametrize(("source", "message"), [
+    ("%ollama explain", "no error to explain yet: run a cell that raises"),
+    ("%ollama fix 99", "cell 99 raised no error (cells with errors: none yet)"),
+    ("%%ollama explain\nwhy", "%ollama explain is a line magic"),
+    ("%%ollama --compare llama3.2\nhi", "--compare takes two or more models"),
+    ("%%ollama llama3.2 --compare a,b\nhi", "--compare takes two or more models"),
+    ("%%ollama --compare a,b --chat\nhi", "cannot go with --chat"),
+    ("%%ollama --compare a,b --new-cell\nhi", "cannot go with --new-cell"),
+    ("%%ollama --sequential\nhi", "--sequential goes with --compare"),
 ])
-def test_explain_errors(ip: InteractiveShell, line: str, message: str) -> None:
+def test_usage_errors_are_one_line(ip: InteractiveShell, source: str, message: str) -> None:
     with pytest.raises(UsageError) as info:
-        run(ip, f"%ollama {line}")
-    assert message in str(info.value)
+        run(ip, source)
+    assert message in str(info.value) and "\n" not in str(info.value)
 
 
 def test_fix_falls_back_to_a_code_block_without_a_frontend(ip: InteractiveShell, ollama_sandbox: Any,

@@ -7,7 +7,6 @@ first display, throttled ``update_display_data``, final bundle.
 from __future__ import annotations
 
 import base64
-import signal
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from magic_helpers import ScriptedServer, run
+from magic_helpers import ScriptedServer, run, sigint_when
 from test_render import live_markup
 
 from ollama_nb import Client
@@ -295,18 +294,8 @@ def test_keyboard_interrupt_mid_stream(ip: InteractiveShell, ollama_sandbox: Any
                                        default_sigint: None) -> None:
     """A real SIGINT while the magic reads the stream: partial kept, marked, stored, re-raised."""
     ollama_sandbox.token_delay = 0.05
-    main = threading.main_thread().ident
-    assert main is not None and threading.get_ident() == main
-
-    def interrupt_after_first_tokens(cap: Any) -> None:
-        deadline = time.monotonic() + 10
-        while len(cap.outputs) < 2 and time.monotonic() < deadline:  # first update: tokens arrived
-            time.sleep(0.01)
-        signal.pthread_kill(main, signal.SIGINT)
-
     with capture_output() as cap:
-        timer = threading.Thread(target=interrupt_after_first_tokens, args=(cap,))
-        timer.start()
+        timer = sigint_when(lambda: len(cap.outputs) >= 2)  # first update: tokens arrived
         result = ip.run_cell("%%ollama llama3.2 -o stopped\nTell me a long story about rivers")
     timer.join()
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
