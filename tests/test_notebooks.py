@@ -41,10 +41,10 @@ def _uses_real_minilm(sandbox: Any) -> bool:
     return any(engine.startswith("minilm") for engine in sandbox.engines().values())
 
 
-def test_there_are_five_notebooks() -> None:
+def test_there_are_six_notebooks() -> None:
     assert [p.name for p in NOTEBOOKS] == [
         "01-quickstart.ipynb", "02-chat.ipynb", "03-embeddings.ipynb", "04-models.ipynb",
-        "05-widgets.ipynb"]
+        "05-widgets.ipynb", "06-assistant.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
