@@ -69,9 +69,16 @@ class _Column(LiveAnswer):
         if stream is not None:
             stream.close()
 
+    @property
+    def cut(self) -> str:
+        """A note when the answer stopped at ``num_predict`` (the other stats are in the table)."""
+        stats = self.result.stats if self.result is not None else None
+        return "… stopped at num_predict" if stats is not None and stats.done_reason == "length" else ""
+
     def html(self) -> str:
         if self.result is not None:  # the stats are in the table below the grid
-            return self.result.bundle(show_stats=False)["text/html"]
+            note = f'<div style="{_MUTED}">{self.cut}</div>' if self.cut else ""
+            return self.result.bundle(show_stats=False)["text/html"] + note
         if self.error:
             return f'<div style="{_MUTED}">✖ {html.escape(self.error)}</div>'
         return streaming_html(self.text, thinking=self.thinking,
@@ -79,7 +86,8 @@ class _Column(LiveAnswer):
 
     def plain(self) -> str:
         if self.result is not None:
-            body = self.result.bundle(show_stats=False)["text/plain"]
+            body = self.result.bundle(show_stats=False)["text/plain"].rstrip() + (
+                f"\n{self.cut}" if self.cut else "")
         else:
             body = f"✖ {self.error}" if self.error else (self.text or "waiting …")
         return f"── {self.name} ──\n{body.rstrip()}"

@@ -73,6 +73,9 @@ def test_sequential_aliases_and_per_model_options(ip: InteractiveShell, ollama_s
     assert [b["model"] for b in bodies] == ["llama3.2", "qwen3"]
     assert bodies[0]["options"] == {"temperature": 0, "num_predict": 8, "seed": 4}
     assert bodies[1]["options"] == {"seed": 4}
+    final = [o for o in cap.outputs if "ollama-nb-compare" in o.data.get("text/html", "")][-1].data
+    cold = final["text/plain"].split("── qwen3 ──")[0]  # 8 tokens: cut short, and it says so
+    assert cold.rstrip().endswith("… stopped at num_predict") and "stopped at num_predict" in final["text/html"]
     assert ollama_sandbox.scheduler.peak == 1  # one after another
     result = ip.user_ns["_ollama"]
     assert list(result) == ["cold", "qwen3"] and result["cold"].model == "llama3.2"
