@@ -28,6 +28,21 @@ def sigint_when(ready: Any, timeout: float = 10.0) -> threading.Thread:
     return thread
 
 
+def run_interrupted(shell: InteractiveShell, cell: str, ready: Any, line: str) -> Any:
+    """Run ``cell``, SIGINT once ``ready(outputs)``; check it ends in the one-line ``line``.
+    Returns the captured outputs."""
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as cap:
+        timer = sigint_when(lambda: ready(cap.outputs))
+        result = shell.run_cell(cell)
+    timer.join()
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    # one line in place of a traceback through our modules, urllib3 and http.client
+    assert result.error_in_exec._render_traceback_() == [f"KeyboardInterrupt: {line}"]
+    return cap
+
+
 def run(shell: InteractiveShell, cell: str) -> Any:
     """Run a cell; re-raise whatever it raised (IPython would only print it)."""
     result = shell.run_cell(cell)

@@ -11,7 +11,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from magic_helpers import ScriptedServer, run, sigint_when
+from magic_helpers import ScriptedServer, run, run_interrupted
 
 from ollama_nb import Client
 from ollama_nb.magics._compare import CompareResult
@@ -116,13 +116,9 @@ def test_every_model_failing_is_one_line(ip: InteractiveShell, ollama_sandbox: A
 def test_an_interrupt_stops_every_stream_and_keeps_the_partials(ip: InteractiveShell, ollama_sandbox: Any,
                                                                 default_sigint: None) -> None:
     ollama_sandbox.token_delay = 0.05
-    with capture_output() as cap:
-        timer = sigint_when(lambda: any("waiting …" not in o.data["text/plain"] for o in cap.outputs[1:]))
-        result = ip.run_cell("%%ollama --compare llama3.2,qwen3 --no-think\nTell me a long story about rivers")
-    timer.join()
-    assert isinstance(result.error_in_exec, KeyboardInterrupt)
-    assert result.error_in_exec._render_traceback_() == [
-        "KeyboardInterrupt: the partial answers are kept in _ollama"]
+    cap = run_interrupted(ip, "%%ollama --compare llama3.2,qwen3 --no-think\nTell me a long story about rivers",
+                          lambda outs: any("waiting …" not in o.data["text/plain"] for o in outs[1:]),
+                          "the partial answers are kept in _ollama")  # both columns have text
     stored = ip.user_ns["_ollama"]
     assert all(r.interrupted and r.text for r in stored.results.values())
     final = [o for o in cap.outputs if "ollama-nb-compare" in o.data.get("text/html", "")][-1]

@@ -16,7 +16,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from magic_helpers import ScriptedServer, run, sigint_when
+from magic_helpers import ScriptedServer, run, run_interrupted
 from test_render import live_markup
 
 from ollama_nb import Client
@@ -294,14 +294,9 @@ def test_keyboard_interrupt_mid_stream(ip: InteractiveShell, ollama_sandbox: Any
                                        default_sigint: None) -> None:
     """A real SIGINT while the magic reads the stream: partial kept, marked, stored, re-raised."""
     ollama_sandbox.token_delay = 0.05
-    with capture_output() as cap:
-        timer = sigint_when(lambda: len(cap.outputs) >= 2)  # first update: tokens arrived
-        result = ip.run_cell("%%ollama llama3.2 -o stopped\nTell me a long story about rivers")
-    timer.join()
-    assert isinstance(result.error_in_exec, KeyboardInterrupt)
-    # one line in place of a traceback through our modules, urllib3 and http.client
-    assert result.error_in_exec._render_traceback_() == [
-        "KeyboardInterrupt: the partial answer is kept in _ollama"]
+    cap = run_interrupted(ip, "%%ollama llama3.2 -o stopped\nTell me a long story about rivers",
+                          lambda outs: len(outs) >= 2,  # first update: tokens arrived
+                          "the partial answer is kept in _ollama")
     stored = ip.user_ns["_ollama"]
     assert ip.user_ns["stopped"] is stored and stored.interrupted and stored.text
     final = cap.outputs[-1].data
