@@ -322,7 +322,7 @@ def test_stop_from_a_view(ip: InteractiveShell, scripted: ScriptedServer, monkey
 
         def update(self, text: str, thinking: str) -> None:
             self.texts.append(text)
-            if len(self.texts) == 3:
+            if len(self.texts) == 1:
                 self.stop_requested.set()
 
         def finish(self, result: Any) -> None:
