@@ -71,8 +71,8 @@ def test_drop_after_breaks_chunked_framing(ollama_sandbox):
 
 
 def test_stall_times_out_a_reader(ollama_sandbox):
-    ollama_sandbox.inject("stall", seconds=2, n=1)
-    conn, resp = _open_stream(ollama_sandbox.url, GEN, timeout=0.3)
+    ollama_sandbox.inject("stall", seconds=30, n=1)  # stop() wakes it
+    conn, resp = _open_stream(ollama_sandbox.url, GEN, timeout=2)
     assert json.loads(resp.readline())["done"] is False
     with pytest.raises((socket.timeout, TimeoutError)):
         resp.readline()
