@@ -20,13 +20,17 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from typing import Any
 
-from . import _catalogue, _engine, _names
+from . import _catalogue, _engine, _names, _structured
 from ._catalogue import Layer, LocalModel, Store
 from ._faults import FaultPlan
 from ._wire import (
     ApiError,
+    Float32Rows,
+    RawJSON,
     check_options,
     check_struct,
+    dumps,
+    go_float,
     keep_alive_seconds,
     loads_request,
     local_time,
@@ -35,7 +39,7 @@ from ._wire import (
 
 JSON_CT = "application/json; charset=utf-8"
 PLAIN_JSON_CT = "application/json"
-VERSION = "0.30.0"
+VERSION = "0.33.0"  # the fact sheet follows v0.33 (ollama/ollama @ fb30760)
 FOREVER = 292 * 365.25 * 86400  # Go: time.Now().Add(math.MaxInt64)
 DEFAULT_NUM_CTX = 4096
 NOMINAL_TOKENS_PER_SECOND = 25.0  # what the deterministic engine reports (docs/sandbox.md)
@@ -43,20 +47,50 @@ NOMINAL_TOKENS_PER_SECOND = 25.0  # what the deterministic engine reports (docs/
 
 @dataclass
 class Reply:
-    """A whole JSON reply (``body is None`` = empty body)."""
+    """A whole JSON reply (``body is None`` = empty body); ``newline`` adds the
+    ``\\n`` that Go's ``json.Encoder`` writes after the object."""
 
     status: int = 200
     body: Any = None
     content_type: str = JSON_CT
+    newline: bool = False
+
+
+class Framing:
+    """How a stream's objects go on the wire: NDJSON lines (the native API). The
+    compatibility endpoints write server-sent events instead (``_openai``,
+    ``_anthropic``)."""
+
+    content_type = "application/x-ndjson"
+    headers: dict[str, str] = {}
+
+    def item(self, obj: dict[str, Any]) -> bytes:
+        return dumps(obj) + b"\n"
+
+    def error(self, message: str) -> bytes:
+        """An error after the stream has started."""
+        return dumps({"error": message}) + b"\n"
+
+    def malformed(self, obj: dict[str, Any]) -> bytes:
+        """A broken line (the ``malformed_after`` fault)."""
+        return b'{"model":"' + str(obj.get("model", "")).encode() + b'","created_at":<not json>\n'
+
+
+NDJSON = Framing()
 
 
 @dataclass
 class Stream:
-    """An NDJSON reply. ``items`` may end with ``{"error": msg, "status": code}``."""
+    """A streamed reply. ``items`` may end with ``{"error": msg, "status": code}``.
+
+    ``framing`` turns each item into bytes; faults count ``items``, so a fault
+    such as ``error_after n=2`` means the same thing on every endpoint.
+    """
 
     items: Iterator[dict[str, Any]]
     tokens: bool = True  # token chunks (latency/token_delay apply) vs progress lines
     on_close: Callable[[], None] | None = None
+    framing: Framing = NDJSON
 
 
 @dataclass
@@ -68,6 +102,8 @@ class Context:
     pull_delay: float = 0.0
     stopping: threading.Event = field(default_factory=threading.Event)
     gone: Callable[[], bool] = lambda: False  # the client closed its connection
+    # /v1/messages: think on a model without thinking is dropped, not a 400 (routes.go)
+    relax_thinking: bool = False
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -306,7 +342,7 @@ class Api:
         tools = req.get("tools") or []
         if tools and "tools" not in caps:
             raise ApiError(400, f"{model.name.full} does not support tools")
-        think = self._check_think(model, text, think)
+        think = self._check_think(model, text, think, ctx.relax_thinking)
         options = _merged_options(model, check_options(req.get("options")))
         self._check_format(req.get("format"))
         real = self._real(model)
@@ -338,16 +374,18 @@ class Api:
             content = _engine.tool_result_text(seed, str(last.get("tool_name") or ""),
                                                last.get("content") or "", last_user)
         elif tools and last["role"] == "user" and not req.get("format"):
-            choice = _engine.choose_tool(tools, last.get("content") or "")
+            calls = _structured.choose_tools(tools, last.get("content") or "")
             content = ""
-            if choice is not None:
-                name, args = choice
-                tool_calls = [{"id": _engine.random_id(seed),
-                               "function": {"index": 0, "name": name, "arguments": args}}]
-            else:
+            tool_calls = [{"id": _engine.random_id(seed + i),
+                           "function": {"index": i, "name": name, "arguments": args}}
+                          for i, (name, args) in enumerate(calls)] or None
+            if not calls:
                 content = self._content(seed, last_user, None, images, ctx)
         else:
-            content = self._content(seed, last_user, req.get("format"), images, ctx)
+            # the rest of the conversation (system prompts) can say what shape to answer in
+            others = "\n".join(str(m.get("content") or "") for m in history
+                               if m.get("content") != last_user or m["role"] != "user")
+            content = self._content(seed, last_user, req.get("format"), images, ctx, others)
         return self._respond("chat", model, text, req, options, started, prompt_tokens,
                              thinking, content, tool_calls, ctx)
 
@@ -358,11 +396,14 @@ class Api:
                 if k in ("seed", "temperature", "top_k", "top_p", "min_p", "typical_p",
                          "repeat_penalty", "presence_penalty", "frequency_penalty")}
 
-    def _check_think(self, model: LocalModel, text: str, think: Any) -> bool | str:
+    def _check_think(self, model: LocalModel, text: str, think: Any, relax: bool = False
+                     ) -> bool | str:
         thinking_model = "thinking" in model.capabilities
         if think is None:
             return thinking_model
         if think and not thinking_model:
+            if relax:
+                return False
             raise ApiError(400, f'"{text}" does not support thinking')
         return think
 
@@ -376,10 +417,11 @@ class Api:
                             "valid JSON Schema object")
 
     @staticmethod
-    def _content(seed: int, prompt: str, fmt: Any, images: int, ctx: Context) -> str:
+    def _content(seed: int, prompt: str, fmt: Any, images: int, ctx: Context,
+                 context: str = "") -> str:
         huge = ctx.plan.get("huge_line")
         if fmt == "json" or isinstance(fmt, dict):
-            text = _engine.json_text(seed, prompt, fmt)
+            text = _structured.json_text(seed, prompt, fmt, context)
         else:
             text = _engine.answer_text(seed, prompt, images=images)
         if huge:
@@ -426,12 +468,20 @@ class Api:
         eval_count = max(1, len(think_toks) + len(content_toks) + (8 if tool_calls else 0))
         all_content = "".join(content_toks)
         all_thinking = "".join(think_toks)
+        call_toks = _engine.tokenize(dumps(tool_calls).decode()) if tool_calls else []
+        lps: list[dict[str, Any]] = []
+        if req.get("logprobs"):
+            lps = _engine.token_logprobs(
+                _engine.seed_for("logprobs", model.name.key, all_thinking, all_content),
+                think_toks + content_toks + call_toks, int(req.get("top_logprobs") or 0),
+                all_content)
 
         def base() -> dict[str, Any]:
             return {"model": text, "created_at": utc_now()}
 
         def chunk(content_piece: str = "", thinking_piece: str = "",
-                  calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                  calls: list[dict[str, Any]] | None = None,
+                  logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
             obj = base()
             if kind == "generate":
                 obj["response"] = content_piece
@@ -445,13 +495,18 @@ class Api:
                     msg["tool_calls"] = calls
                 obj["message"] = msg
             obj["done"] = False
+            if logprobs:
+                obj["logprobs"] = logprobs
             return obj
 
         def final(full_content: str = "", full_thinking: str = "",
-                  calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                  calls: list[dict[str, Any]] | None = None,
+                  logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
             obj = chunk(full_content, full_thinking, calls)
             obj["done"] = True
             obj["done_reason"] = reason
+            if kind == "chat" and logprobs:  # ChatResponse: logprobs before the metrics
+                obj["logprobs"] = logprobs
             if kind == "generate" and context_source is not None:
                 obj["context"] = _context_ids(context_source + all_content,
                                               model.spec.vocab_size)
@@ -466,20 +521,25 @@ class Api:
             obj["prompt_eval_duration"] = _ns(prompting)
             obj["eval_count"] = eval_count
             obj["eval_duration"] = _ns(evaluating)
+            if kind == "generate" and logprobs:  # GenerateResponse: logprobs last
+                obj["logprobs"] = logprobs
             return obj
 
         on_close = self._after(model, seconds)
         if not stream:
             on_close()
-            return Reply(body=final(all_content, all_thinking, tool_calls))
+            return Reply(body=final(all_content, all_thinking, tool_calls, lps))
 
         def items() -> Iterator[dict[str, Any]]:
+            at = 0
             for piece in think_toks:
-                yield chunk("", piece)
+                yield chunk("", piece, logprobs=lps[at:at + 1])
+                at += 1
             for piece in content_toks:
-                yield chunk(piece)
+                yield chunk(piece, logprobs=lps[at:at + 1])
+                at += 1
             if tool_calls:
-                yield chunk("", "", tool_calls)
+                yield chunk("", "", tool_calls, logprobs=lps[at:])
             yield final()
 
         return Stream(items(), tokens=True, on_close=on_close)
@@ -528,7 +588,7 @@ class Api:
         self._after(model, seconds)()
         return Reply(body={
             "model": text,
-            "embeddings": vectors.tolist(),
+            "embeddings": Float32Rows(vectors),
             "total_duration": _ns(time.perf_counter() - started),
             "load_duration": _ns(load),
             "prompt_eval_count": int(sum(counts)),
@@ -643,10 +703,18 @@ class Api:
 
     @staticmethod
     def _model_info(model: LocalModel, verbose: bool) -> dict[str, Any]:
+        """GGUF key/values as the real server lists them for the same architecture
+        (compare the shared show-llama3.2-3b transcript); big arrays are null unless
+        ``verbose``."""
         spec = model.spec
         arch = spec.architecture
         vocab = spec.vocab_size
-        head_kv = max(1, spec.head_count // 3)
+        extra = dict(spec.gguf)
+        heads = int(extra.pop("head_count", spec.head_count))
+        head_kv = int(extra.pop("head_count_kv", max(1, heads // 3)))
+        ffn = int(extra.pop("feed_forward_length", spec.embedding_length * 4))
+        rope_base = extra.pop("rope.freq_base", None)
+        rms = extra.pop("rms_epsilon", 1e-05)
         info: dict[str, Any] = {
             "general.architecture": arch,
             "general.basename": spec.name.split(":")[0],
@@ -655,25 +723,59 @@ class Api:
             "general.quantization_version": 2,
             "general.size_label": spec.parameter_size,
             "general.type": "model",
-            f"{arch}.attention.head_count": spec.head_count,
-            f"{arch}.attention.head_count_kv": head_kv,
+            "general.languages": None,
+            "general.tags": None,
+            f"{arch}.attention.head_count": heads,
             f"{arch}.block_count": spec.block_count,
             f"{arch}.context_length": spec.context_length,
             f"{arch}.embedding_length": spec.embedding_length,
-            f"{arch}.feed_forward_length": spec.embedding_length * 4,
-            "tokenizer.ggml.bos_token_id": 1,
-            "tokenizer.ggml.eos_token_id": 2,
-            "tokenizer.ggml.model": "bert" if "embedding" in spec.capabilities else "gpt2",
+            f"{arch}.feed_forward_length": ffn,
             "tokenizer.ggml.merges": None,
             "tokenizer.ggml.token_type": None,
             "tokenizer.ggml.tokens": None,
         }
         if "embedding" in spec.capabilities:
-            info[f"{arch}.pooling_type"] = 1
+            info.update({
+                f"{arch}.attention.causal": False,
+                f"{arch}.attention.layer_norm_epsilon": RawJSON("1e-12"),
+                f"{arch}.pooling_type": 1,
+                "tokenizer.ggml.bos_token_id": 101,
+                "tokenizer.ggml.cls_token_id": 101,
+                "tokenizer.ggml.eos_token_id": 102,
+                "tokenizer.ggml.mask_token_id": 103,
+                "tokenizer.ggml.model": "bert",
+                "tokenizer.ggml.padding_token_id": 0,
+                "tokenizer.ggml.seperator_token_id": 102,
+                "tokenizer.ggml.token_type_count": 2,
+                "tokenizer.ggml.unknown_token_id": 100,
+            })
+            del info["tokenizer.ggml.merges"]
+            if rope_base is not None:
+                info[f"{arch}.rope.freq_base"] = rope_base
+        else:
+            head_dim = spec.embedding_length // max(1, heads)
+            info.update({
+                "general.finetune": "Instruct",
+                f"{arch}.attention.head_count_kv": head_kv,
+                f"{arch}.attention.key_length": head_dim,
+                f"{arch}.attention.value_length": head_dim,
+                f"{arch}.attention.layer_norm_rms_epsilon": RawJSON(go_float(rms)),
+                f"{arch}.rope.dimension_count": head_dim,
+                f"{arch}.rope.freq_base": rope_base if rope_base is not None else 10000,
+                f"{arch}.vocab_size": vocab,
+                "tokenizer.ggml.bos_token_id": 1,
+                "tokenizer.ggml.eos_token_id": 2,
+                "tokenizer.ggml.model": "gpt2",
+                "tokenizer.ggml.pre": "default",
+            })
+        info.update(extra)
+        if not info.get("general.finetune", True):
+            del info["general.finetune"]
         if verbose:
             info["tokenizer.ggml.tokens"] = [f"tok{i}" for i in range(vocab)]
             info["tokenizer.ggml.token_type"] = [1] * vocab
-            info["tokenizer.ggml.merges"] = [f"t ok{i}" for i in range(min(vocab, 50000))]
+            if "tokenizer.ggml.merges" in info:
+                info["tokenizer.ggml.merges"] = [f"t ok{i}" for i in range(min(vocab, 50000))]
         return dict(sorted(info.items()))
 
     @staticmethod

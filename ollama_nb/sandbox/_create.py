@@ -148,9 +148,12 @@ def plan_create(store: Store, name: _names.Name, req: dict[str, Any]) -> Iterato
             raise ApiError(400, "invalid model name")
         parent = store.get(src_name)
         if parent is None:
-            pull_spec = _catalogue.find_spec(src_name)
+            # a name that is not local is pulled first (server/model.go parseFromModel),
+            # so an unknown one fails the way its pull does
+            pull_spec = None if src_name.is_cloud else _catalogue.find_spec(src_name)
             if pull_spec is None:
-                raise ApiError(404, f"model '{source}' not found")
+                return iter([{"status": "pulling manifest"},
+                             {"error": "pull model manifest: file does not exist"}])
             parent = _catalogue.local_from_spec(src_name, pull_spec)
     return _create_items(store, name, req, parent, pull_spec is not None, files, quantize,
                          license_value)

@@ -2,8 +2,8 @@
 
 Text: readable English built from the prompt's own key words, seeded by the
 whole request, so the same request always gives the same answer and a demo reads
-sensibly. JSON mode and JSON-schema output, thinking, and tool calls are
-produced here too. Embeddings: signed feature hashing of words (plus a little of
+sensibly; thinking text and log probabilities too (JSON output and tool calls are
+in ``_structured``). Embeddings: signed feature hashing of words (plus a little of
 their character trigrams), so texts that share words are measurably closer than
 texts that share none. numpy is imported only when embeddings are computed.
 """
@@ -173,202 +173,49 @@ def tool_result_text(seed: int, tool_name: str, result: str, question: str) -> s
     )
 
 
-# --- JSON output ----------------------------------------------------------------------
+# --- log probabilities ------------------------------------------------------------------
+
+_ALTERNATIVES = [" the", " a", ",", ".", " and", " of", " to", " is", " it", " in", "\n",
+                 " that", " this", " for"]
 
 
-def json_text(seed: int, prompt: str, schema: Any) -> str:
-    """JSON text for ``format``: ``"json"`` (free object) or a JSON-schema dict."""
-    rng = random.Random(seed)
-    words = keywords(prompt) or ["answer"]
-    if isinstance(schema, dict):
-        value = _from_schema(schema, schema, rng, words, "value", 0)
-    else:
-        value = {
-            "answer": answer_text(seed, prompt, length=1),
-            "keywords": words[:3],
-            "confidence": round(0.5 + rng.random() / 2, 2),
-        }
-    return json.dumps(value, ensure_ascii=False)
+def token_logprobs(seed: int, tokens: Sequence[str], top: int, prompt: str = ""
+                   ) -> list[dict[str, Any]]:
+    """``logprobs`` entries for generated tokens, in the real server's shape.
 
-
-def _resolve(root: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref")
-    while isinstance(ref, str) and ref.startswith("#/"):
-        node: Any = root
-        for part in ref[2:].split("/"):
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        merged = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
-        schema, ref = merged, node.get("$ref")
-    return schema
-
-
-def _from_schema(root: dict[str, Any], schema: Any, rng: random.Random, words: list[str],
-                 key: str, depth: int) -> Any:
-    if not isinstance(schema, dict):
-        return None
-    schema = _resolve(root, schema)
-    if "const" in schema:
-        return schema["const"]
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return rng.choice(schema["enum"])
-    for combo in ("anyOf", "oneOf"):
-        options = schema.get(combo)
-        if isinstance(options, list) and options:
-            non_null = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
-            return _from_schema(root, (non_null or options)[0], rng, words, key, depth)
-    if isinstance(schema.get("allOf"), list) and schema["allOf"]:
-        merged: dict[str, Any] = {}
-        for part in schema["allOf"]:
-            merged.update(_resolve(root, part) if isinstance(part, dict) else {})
-        return _from_schema(root, merged, rng, words, key, depth)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind is None:
-        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
-    if kind == "object":
-        props = schema.get("properties") or {}
-        if depth > 6:
-            return {}
-        return {name: _from_schema(root, sub, rng, words, name, depth + 1)
-                for name, sub in props.items()}
-    if kind == "array":
-        low = int(schema.get("minItems", 1))
-        high = int(schema.get("maxItems", max(low, 3)))
-        count = rng.randint(low, max(low, min(high, low + 2)))
-        return [_from_schema(root, schema.get("items", {}), rng, words, key, depth + 1)
-                for _ in range(count)]
-    if kind == "integer":
-        lo, hi = _bounds(schema, 0, 100, step=1)
-        return rng.randint(math.ceil(lo), max(math.ceil(lo), math.floor(hi)))
-    if kind == "number":
-        lo, hi = _bounds(schema, 0.0, 100.0, step=1e-6)
-        value = rng.uniform(lo, hi)
-        rounded = round(value, 2)
-        return rounded if lo <= rounded <= hi else value
-    if kind == "boolean":
-        return rng.random() < 0.5
-    if kind == "null":
-        return None
-    return _string_value(schema, rng, words, key)
-
-
-def _bounds(schema: dict[str, Any], low: float, high: float, *, step: float
-            ) -> tuple[float, float]:
-    """Inclusive bounds from minimum/maximum and their exclusive forms."""
-    has_low = has_high = False
-    if isinstance(schema.get("minimum"), (int, float)):
-        low, has_low = schema["minimum"], True
-    if isinstance(schema.get("exclusiveMinimum"), (int, float)) and \
-            not isinstance(schema["exclusiveMinimum"], bool):
-        low, has_low = schema["exclusiveMinimum"] + step, True
-    if isinstance(schema.get("maximum"), (int, float)):
-        high, has_high = schema["maximum"], True
-    if isinstance(schema.get("exclusiveMaximum"), (int, float)) and \
-            not isinstance(schema["exclusiveMaximum"], bool):
-        high, has_high = schema["exclusiveMaximum"] - step, True
-    if high < low:  # only one side given: keep the other side near it
-        if has_low and not has_high:
-            high = low + 100
-        elif has_high and not has_low:
-            low = high - 100
-        else:
-            high = low
-    return float(low), float(high)
-
-
-def _string_value(schema: dict[str, Any], rng: random.Random, words: list[str], key: str) -> str:
-    fmt = schema.get("format")
-    if fmt == "date":
-        return f"20{rng.randint(10, 29)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-    if fmt == "date-time":
-        return f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T12:00:00Z"
-    if fmt == "email":
-        return f"{rng.choice(words)}@example.com"
-    if fmt in ("uri", "url"):
-        return f"https://example.com/{rng.choice(words)}"
-    text = " ".join(rng.sample(words, min(len(words), rng.randint(1, 3))))
-    if key.lower() in ("name", "title"):
-        text = text.title()
-    low = int(schema.get("minLength", 0))
-    high = schema.get("maxLength")
-    while len(text) < low:
-        text += " " + rng.choice(words)
-    if isinstance(high, int) and len(text) > high:
-        text = text[:high]
-    return text
-
-
-# --- tools ------------------------------------------------------------------------------
-
-_QUESTION_WORDS = {"what", "which", "who", "how", "when", "where", "why", "is", "can", "could",
-                   "please", "tell", "the", "i", "do", "does", "get", "find", "show"}
-
-
-def _split_name(name: str) -> list[str]:
-    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
-
-
-def choose_tool(tools: Sequence[dict[str, Any]], text: str) -> tuple[str, dict[str, Any]] | None:
-    """Pick the tool that best matches the text and fill its required parameters."""
-    words = set(_WORD_RE.findall(text.lower()))
-    best: tuple[int, int] | None = None
-    chosen: dict[str, Any] | None = None
-    for i, tool in enumerate(tools):
-        fn = tool.get("function") if isinstance(tool, dict) else None
-        if not isinstance(fn, dict) or not fn.get("name"):
-            continue
-        vocab = set(_split_name(str(fn["name"])))
-        vocab |= set(_WORD_RE.findall(str(fn.get("description") or "").lower())) - STOPWORDS
-        score = (len(vocab & words), -i)
-        if best is None or score > best:
-            best, chosen = score, fn
-    if chosen is None:
-        return None
-    params = chosen.get("parameters") or {}
-    args = _fill_args(params if isinstance(params, dict) else {}, text)
-    return str(chosen["name"]), args
-
-
-def _fill_args(params: dict[str, Any], text: str) -> dict[str, Any]:
-    props = params.get("properties") or {}
-    required = params.get("required")
-    names = [n for n in props if n in required] if isinstance(required, list) else list(props)
-    numbers = iter(re.findall(r"-?\d+(?:\.\d+)?", text))
-    proper = [
-        run for run in re.findall(r"[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*", text)
-        if run.split()[0].lower() not in _QUESTION_WORDS
-    ]
-    words = keywords(text) or ["value"]
-    out: dict[str, Any] = {}
-    for name in names:
-        spec = _resolve(params, props.get(name) or {})
-        out[name] = _arg_value(name, spec, text, numbers, proper, words)
+    Each token gets a probability in [0.35, 0.99]; with ``top`` > 0 it comes first in
+    ``top_logprobs``, followed by ``top - 1`` other tokens (other spellings of it, the
+    prompt's words, common words) sharing the rest of the probability mass, so the
+    values are a consistent distribution. Deterministic for a given request.
+    """
+    words = [" " + w for w in keywords(prompt, limit=12)]
+    out = []
+    for i, token in enumerate(tokens):
+        rng = random.Random(seed ^ (i * 0x9E3779B1) ^ 0x10C)
+        p = 0.35 + 0.64 * rng.random() ** 0.5
+        entry: dict[str, Any] = {"token": token, "logprob": math.log(p),
+                                 "bytes": list(token.encode())}
+        if top > 0:
+            core = token.strip()
+            pool = [core, " " + core, core.capitalize(), core.lower(), *words, *_ALTERNATIVES]
+            seen = {token}
+            others = []
+            for cand in pool:
+                if cand and cand not in seen:
+                    seen.add(cand)
+                    others.append(cand)
+            rng.shuffle(others)
+            rest, tops = 1.0 - p, [{"token": token, "logprob": entry["logprob"],
+                                    "bytes": entry["bytes"]}]
+            for cand in others[: top - 1]:
+                share = min(rest * rng.uniform(0.3, 0.7), p * 0.99)
+                rest -= share
+                tops.append({"token": cand, "logprob": math.log(max(share, 1e-12)),
+                             "bytes": list(cand.encode())})
+            tops[1:] = sorted(tops[1:], key=lambda t: -t["logprob"])
+            entry["top_logprobs"] = tops
+        out.append(entry)
     return out
-
-
-def _arg_value(name: str, spec: dict[str, Any], text: str, numbers: Any, proper: list[str],
-               words: list[str]) -> Any:
-    enum = spec.get("enum")
-    if isinstance(enum, list) and enum:
-        return next((e for e in enum if str(e).lower() in text.lower()), enum[0])
-    kind = spec.get("type", "string")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    if kind in ("integer", "number"):
-        raw = next(numbers, None)
-        value = float(raw) if raw is not None else 1
-        return int(value) if kind == "integer" else value
-    if kind == "boolean":
-        return True
-    if kind == "array":
-        return [_arg_value(name, spec.get("items") or {}, text, numbers, proper, words)]
-    if kind == "object":
-        return _fill_args(spec, text)
-    if proper and any(w in name.lower() for w in ("location", "city", "place", "name", "country",
-                                                   "where", "person", "user")):
-        return proper[0]
-    return " ".join(words[:2])
 
 
 # --- embeddings ---------------------------------------------------------------------------

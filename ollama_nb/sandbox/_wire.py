@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -27,9 +28,87 @@ class ApiError(Exception):
 # --- JSON ---------------------------------------------------------------------------
 
 
-def dumps(obj: Any) -> bytes:
-    """Compact JSON as Go's json.Marshal writes it (HTML characters escaped)."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+class RawJSON:
+    """JSON text that ``dumps`` writes as it is (a Go ``json.RawMessage``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class Float32Rows:
+    """A float32 matrix (n x dims) that ``dumps`` writes as Go writes ``[][]float32``.
+
+    Go prints each float32 in its shortest form (``0.0123``, not the float64 digits
+    ``0.012299999594688416``), which is about half the bytes of Python's ``json``.
+    The matrix stays available (``.matrix``) for base64 encodings.
+    """
+
+    __slots__ = ("matrix",)
+
+    def __init__(self, matrix: Any) -> None:
+        self.matrix = matrix
+
+    def __len__(self) -> int:
+        return len(self.matrix)
+
+    def row(self, i: int) -> RawJSON:
+        return RawJSON("[" + ",".join(map(float32_text, self.matrix[i])) + "]")
+
+    def tolist(self) -> list[list[float]]:
+        return [[float(float32_text(x)) for x in row] for row in self.matrix]
+
+    def raw(self) -> RawJSON:
+        return RawJSON("[" + ",".join(self.row(i).text for i in range(len(self.matrix))) + "]")
+
+
+def float32_text(value: Any) -> str:
+    """One numpy float32 (or float64) as Go's encoding/json writes it: the shortest
+    digits that round-trip at that width, 'e' notation only below 1e-6 and from 1e21."""
+    text = str(value)  # numpy: the shortest digits that round-trip at the value's width
+    if "e" in text:
+        mantissa, _, exp = text.partition("e")
+        if -7 < int(exp) < 21:  # Go switches to 'e' only below 1e-6 and from 1e21
+            import numpy as np
+
+            return np.format_float_positional(value, unique=True, trim="-")
+        sign = "-" if exp.startswith("-") else "+"
+        return f"{mantissa.removesuffix('.0')}e{sign}{int(exp.lstrip('+-'))}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def go_float(value: float) -> str:
+    """A float64 as Go's encoding/json writes it (``0.00001``, where Python writes
+    ``1e-05``); wrap it in ``RawJSON`` to send it."""
+    import numpy as np
+
+    return float32_text(np.float64(value))
+
+
+_RAW_MARK = "raw" + secrets.token_hex(6)  # a placeholder no request text can contain
+
+
+def dumps(obj: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact JSON as Go's json.Marshal writes it (HTML characters escaped).
+
+    ``RawJSON`` and ``Float32Rows`` values are written as their own text;
+    ``sort_keys`` is for objects Go builds as ``map[string]any``.
+    """
+    raws: list[str] = []
+
+    def raw(value: Any) -> str:
+        if isinstance(value, Float32Rows):
+            value = value.raw()
+        if not isinstance(value, RawJSON):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        raws.append(value.text)
+        return f"\x00{_RAW_MARK}{len(raws) - 1}\x00"
+
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                      sort_keys=sort_keys, default=raw)
+    for i, piece in enumerate(raws):
+        text = text.replace(f'"\\u0000{_RAW_MARK}{i}\\u0000"', piece, 1)
     if "<" in text or ">" in text or "&" in text or "\u2028" in text or "\u2029" in text:
         text = (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
                 .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
@@ -118,6 +197,53 @@ STRUCTS: dict[str, dict[str, tuple[set[str], str]]] = {
                     "name": S},
 }
 
+F = ({"number"}, "float64")
+F32 = ({"number"}, "float32")
+
+
+def _obj(gotype: str) -> tuple[set[str], str]:
+    return {"object"}, gotype
+
+
+def _arr(gotype: str) -> tuple[set[str], str]:
+    return {"array"}, gotype
+
+
+# the compatibility endpoints' request structs (openai/openai.go, openai/responses.go,
+# anthropic/anthropic.go)
+STRUCTS.update({
+    "openai.ChatCompletionRequest": {
+        "model": S, "messages": _arr("[]openai.Message"), "stream": B,
+        "stream_options": _obj("openai.StreamOptions"), "max_tokens": I, "seed": I,
+        "stop": ANY, "temperature": F, "frequency_penalty": F, "presence_penalty": F,
+        "top_p": F, "response_format": _obj("openai.ResponseFormat"),
+        "tools": _arr("[]api.Tool"), "reasoning": _obj("openai.Reasoning"),
+        "reasoning_effort": S, "logprobs": B, "top_logprobs": I,
+    },
+    "openai.CompletionRequest": {
+        "model": S, "prompt": S, "frequency_penalty": F32, "max_tokens": I,
+        "presence_penalty": F32, "seed": I, "stop": ANY, "stream": B,
+        "stream_options": _obj("openai.StreamOptions"), "temperature": F32, "top_p": F32,
+        "suffix": S, "logprobs": I,
+    },
+    "openai.EmbedRequest": {"input": ANY, "model": S, "dimensions": I, "encoding_format": S},
+    "openai.ResponsesRequest": {
+        "model": S, "background": B, "conversation": ANY, "include": _arr("[]string"),
+        "input": ANY, "instructions": S, "max_output_tokens": I,
+        "reasoning": _obj("openai.ResponsesReasoning"), "temperature": F,
+        "text": _obj("openai.ResponsesText"), "top_p": F, "truncation": S,
+        "tools": _arr("[]openai.ResponsesTool"), "stream": B,
+    },
+    "anthropic.MessagesRequest": {
+        "model": S, "max_tokens": I, "messages": _arr("[]anthropic.MessageParam"),
+        "system": ANY, "stream": B, "temperature": F, "top_p": F, "top_k": I,
+        "stop_sequences": _arr("[]string"), "tools": _arr("[]anthropic.Tool"),
+        "tool_choice": _obj("anthropic.ToolChoice"),
+        "thinking": _obj("anthropic.ThinkingConfig"), "metadata": _obj("anthropic.Metadata"),
+        "output_config": _obj("anthropic.OutputConfig"),
+    },
+})
+
 MESSAGE_FIELDS: dict[str, tuple[set[str], str]] = {
     "role": S, "content": S, "thinking": S, "images": ({"array"}, "[]api.ImageData"),
     "tool_calls": ({"array"}, "[]api.ToolCall"), "tool_name": S, "tool_call_id": S,
@@ -125,13 +251,20 @@ MESSAGE_FIELDS: dict[str, tuple[set[str], str]] = {
 
 
 def check_struct(body: Any, struct: str) -> dict[str, Any]:
-    """Type-check a decoded body against a Go request struct (null is always fine)."""
+    """Type-check a decoded body against a Go request struct (null is always fine).
+
+    ``struct`` is a key of ``STRUCTS``: ``"ChatRequest"`` (package ``api``) or
+    ``"openai.ChatCompletionRequest"``.
+    """
     if body is None:
         return {}
+    package, _, name = struct.rpartition(".")
+    package = package or "api"
     if not isinstance(body, dict):
         raise ApiError(400, f"json: cannot unmarshal {json_kind(body)} into Go value of type "
-                            f"api.{struct}")
+                            f"{package}.{name}")
     fields = STRUCTS[struct]
+    struct = name
     lowered = {k.lower(): k for k in fields}
     out: dict[str, Any] = {}
     for key, value in body.items():
@@ -142,13 +275,14 @@ def check_struct(body: Any, struct: str) -> dict[str, Any]:
         if value is not None and kinds and json_kind(value) not in kinds:
             raise ApiError(400, f"json: cannot unmarshal {json_kind(value)} into Go struct "
                                 f"field {struct}.{field} of type {gotype.lstrip('*')}")
-        if field == "top_logprobs" or field == "dimensions":
+        if gotype == "int" or gotype == "*int":
             if isinstance(value, float) and not value.is_integer():
                 raise ApiError(400, f"json: cannot unmarshal number {value} into Go struct "
                                     f"field {struct}.{field} of type int")
         out[field] = value
-    for msg in out.get("messages") or []:
-        _check_message(msg, struct)
+    if package == "api":
+        for msg in out.get("messages") or []:
+            _check_message(msg, struct)
     return out
 
 

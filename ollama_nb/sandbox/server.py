@@ -19,10 +19,10 @@ from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from . import _catalogue, _engine, _names
-from ._api import PLAIN_JSON_CT, Api, Context, Reply, Stream, _StreamPathError
+from . import _anthropic, _catalogue, _engine, _names, _openai
+from ._api import JSON_CT, PLAIN_JSON_CT, Api, Context, Reply, Stream, _StreamPathError
 from ._catalogue import Store
 from ._faults import Fault, FaultPlan, FaultSet, make_fault
 from ._sched import Scheduler, Stopping
@@ -45,10 +45,34 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "/api/pull": ("POST",),
     "/api/push": ("POST",),
     "/api/blobs/": ("HEAD", "POST"),  # prefix route: /api/blobs/:digest
+    # OpenAI- and Anthropic-compatible endpoints (routes.go), translated to the above
+    "/v1/chat/completions": ("POST",),
+    "/v1/completions": ("POST",),
+    "/v1/embeddings": ("POST",),
+    "/v1/models": ("GET",),
+    "/v1/models/": ("GET",),  # prefix route: /v1/models/:model
+    "/v1/responses": ("POST",),
+    "/v1/messages": ("POST",),
 }
 # routes that take a scheduler slot -> whether the model is an embedding model (one slot)
 _SCHEDULED = {"/api/generate": False, "/api/chat": False, "/api/embed": True,
-              "/api/embeddings": True}
+              "/api/embeddings": True, "/v1/chat/completions": False, "/v1/completions": False,
+              "/v1/responses": False, "/v1/messages": False, "/v1/embeddings": True}
+_PREFIX_ROUTES = ("/api/blobs/", "/v1/models/")
+# route -> (handler(api, raw, ctx, path argument), error replies in that API's shape)
+_COMPAT: dict[str, tuple[Any, Any]] = {
+    "/v1/chat/completions": (_openai.chat_completions, _openai.error_reply),
+    "/v1/completions": (_openai.completions, _openai.error_reply),
+    "/v1/embeddings": (_openai.embeddings, _openai.error_reply),
+    "/v1/models": (_openai.list_models, _openai.error_reply),
+    "/v1/models/": (_openai.retrieve_model, _openai.error_reply),
+    "/v1/responses": (_openai.responses, _openai.error_reply),
+    "/v1/messages": (_anthropic.messages, _anthropic.error_reply),
+}
+
+
+def _native_error(status: int, message: str, content_type: str = JSON_CT) -> Reply:
+    return Reply(status, {"error": message}, content_type)
 _CHUNKED_FROM = 2048  # Go net/http buffers this much before switching to chunked
 _HTML_ERROR = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
@@ -132,8 +156,11 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_HEAD = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = do_GET
 
     # ---- framing ----
-    def _start(self, status: int, content_type: str | None, length: int | None) -> None:
+    def _start(self, status: int, content_type: str | None, length: int | None,
+               headers: dict[str, str] | None = None) -> None:
         self.send_response_only(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.send_header("Date", formatdate(usegmt=True))
         if content_type:
             self.send_header("Content-Type", content_type)
@@ -197,6 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
             return True
+    def _send_error(self, status: int, message: str, content_type: str = JSON_CT, *,
+                    chunked: bool | None = None) -> None:
+        """An error reply in the shape of the API that was asked (native or /v1)."""
+        reply = self._errors(status, message, content_type)
+        self._send_body(reply.status, _body_bytes(reply), reply.content_type, chunked=chunked)
 
     def _drop(self) -> None:
         """Close the socket abruptly (no terminating chunk)."""
@@ -225,6 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- dispatch ----
     _record: RequestRecord | None = None
+    _errors: Any = staticmethod(_native_error)
 
     def _host_allowed(self) -> bool:
         host = self.headers.get("Host") or ""
@@ -242,6 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         path = urlsplit(self.path).path or "/"
         self._record = None
+        self._errors = _native_error
         try:
             raw = self._read_body()
         except (ValueError, OSError):
@@ -287,11 +321,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _route(path: str) -> str | None:
-        if path in _ROUTES:
+        if path in _ROUTES and path not in _PREFIX_ROUTES:
             return path
-        if path.startswith("/api/blobs/") and len(path) > len("/api/blobs/") and \
-                "/" not in path[len("/api/blobs/"):]:
-            return "/api/blobs/"
+        for prefix in _PREFIX_ROUTES:
+            if path.startswith(prefix) and len(path) > len(prefix) and \
+                    "/" not in path[len(prefix):]:
+                return prefix
         return None
 
     def _api(self, route: str, path: str, raw: bytes) -> None:
@@ -306,11 +341,16 @@ class _Handler(BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 body = raw.decode("utf-8", "replace")
         model = body.get("model") or body.get("name") if isinstance(body, dict) else None
+        arg = unquote(path[len(route):]) if route in _PREFIX_ROUTES else ""
+        if route == "/v1/models/":
+            model = arg
+        compat = _COMPAT.get(route)
+        self._errors = compat[1] if compat else _native_error
         try:
             plan = sandbox.faults.take(model if isinstance(model, str) else None,
                                        self.headers.get("X-Sandbox-Fault"))
         except ValueError as exc:
-            self._send_json(400, {"error": f"X-Sandbox-Fault: {exc}"})
+            self._send_error(400, f"X-Sandbox-Fault: {exc}")
             return
         record = RequestRecord(self.command, path, body, None,
                                model if isinstance(model, str) else None,
@@ -325,10 +365,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         api = sandbox._api
         try:
-            if route == "/api/blobs/":
-                digest = path[len("/api/blobs/"):]
-                reply: Reply | Stream = (api.blob_head(digest, ctx) if self.command == "HEAD"
-                                         else api.blob_post(digest, raw, ctx))
+            if compat:
+                reply: Reply | Stream = compat[0](api, raw, ctx, arg)
+            elif route == "/api/blobs/":
+                reply = (api.blob_head(arg, ctx) if self.command == "HEAD"
+                         else api.blob_post(arg, raw, ctx))
             elif route == "/api/version":
                 reply = api.version(ctx)
             elif route == "/api/tags":
@@ -340,12 +381,11 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = handler(raw, ctx)
         except _StreamPathError as exc:
             record.model = ctx.model or record.model
-            self._send_body(exc.status, dumps({"error": exc.message}), PLAIN_JSON_CT,
-                            chunked=True)
+            self._send_error(exc.status, exc.message, PLAIN_JSON_CT, chunked=True)
             return
         except ApiError as exc:
             record.model = ctx.model or record.model
-            self._send_json(exc.status, {"error": exc.message})
+            self._send_error(exc.status, exc.message)
             return
         record.model = ctx.model or record.model
         release = None
@@ -358,7 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if isinstance(exc, Stopping):
                     self._drop()
                 else:
-                    self._send_json(exc.status, {"error": exc.message})
+                    self._send_error(exc.status, exc.message)
                 return
         try:
             if isinstance(reply, Stream):
@@ -384,7 +424,7 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         err = plan.get("error")
         if err:
-            self._send_json(int(err["status"]), {"error": str(err["message"])})
+            self._send_error(int(err["status"]), str(err["message"]))
             return True
         html = plan.get("html_error")
         if html:
@@ -396,7 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _reply(self, reply: Reply, plan: FaultPlan) -> None:
-        body = dumps(reply.body) if reply.body is not None else b""
+        body = _body_bytes(reply)
         ct = reply.content_type if reply.body is not None or reply.status >= 400 else None
         if plan and reply.status < 400 and self.command != "HEAD":
             if plan.get("empty_body") is not None:
@@ -408,7 +448,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if plan.get("error_after") is not None:
                 msg = str(plan.get("error_after")["message"])  # type: ignore[index]
-                self._send_json(500, {"error": msg}, PLAIN_JSON_CT)
+                self._send_error(500, msg, PLAIN_JSON_CT)
                 return
             if plan.get("drop_after") is not None:
                 self._start(reply.status, ct, len(body))
@@ -434,6 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
         malformed = plan.get("malformed_after")
         no_done = plan.get("no_done")
         empty = plan.get("empty_body") is not None
+        framing = stream.framing
         sent = 0
         started = False
         try:
@@ -441,19 +482,18 @@ class _Handler(BaseHTTPRequestHandler):
             for item in items:
                 if "error" in item and set(item) <= {"error", "status"}:
                     if not started:
-                        self._send_body(int(item.get("status") or 500),
-                                        dumps({"error": item["error"]}), PLAIN_JSON_CT,
-                                        chunked=True)
+                        self._send_error(int(item.get("status") or 500), str(item["error"]),
+                                         PLAIN_JSON_CT, chunked=True)
                         return
-                    self._chunk(dumps({"error": item["error"]}) + b"\n")
+                    self._chunk(framing.error(str(item["error"])))
                     break
                 if not started:
-                    self._start(200, "application/x-ndjson", None)
+                    self._start(200, framing.content_type, None, framing.headers)
                     started = True
                     if empty:
                         break
                 if error_after is not None and sent >= int(error_after["n"]):
-                    self._chunk(dumps({"error": str(error_after["message"])}) + b"\n")
+                    self._chunk(framing.error(str(error_after["message"])))
                     break
                 if drop_after is not None and sent >= int(drop_after["n"]):
                     self._drop()
@@ -461,8 +501,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if no_done is not None and (sent >= int(no_done["n"]) or item.get("done")):
                     break
                 if malformed is not None and sent == int(malformed["n"]):
-                    self._chunk(b'{"model":"' + str(item.get("model", "")).encode() +
-                                b'","created_at":<not json>\n')
+                    self._chunk(framing.malformed(item))
                 if stall is not None and sent == int(stall["n"]):
                     if sandbox._stopping.wait(float(stall["seconds"])):
                         self._drop()
@@ -472,12 +511,12 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if release is not None and item.get("done"):
                     release()  # the last token is computed before the final line is sent
-                self._chunk(dumps(item) + b"\n")
+                self._chunk(framing.item(item))
                 sent += 1
                 if self._record is not None:
                     self._record.chunks = sent
             if not started:
-                self._start(200, "application/x-ndjson", None)
+                self._start(200, framing.content_type, None, framing.headers)
             self._end_chunks()
         finally:
             if stream.on_close is not None:
@@ -531,9 +570,23 @@ def _work_tokens(route: str, request: Any, reply: Reply) -> int:
         return _engine.count_tokens(prompt) if isinstance(prompt, str) else 0
     if not isinstance(reply.body, dict) or reply.status >= 400:
         return 0
-    count = reply.body.get("eval_count") if route in ("/api/generate", "/api/chat") \
-        else reply.body.get("prompt_eval_count")
+    if route in _COMPAT_WORK:  # the native counts, as the /v1 answer reports them
+        count = (reply.body.get("usage") or {}).get(_COMPAT_WORK[route])
+    else:
+        count = reply.body.get("eval_count") if route in ("/api/generate", "/api/chat") \
+            else reply.body.get("prompt_eval_count")
     return int(count) if isinstance(count, int) else 0
+
+
+_COMPAT_WORK = {"/v1/chat/completions": "completion_tokens",
+                "/v1/completions": "completion_tokens", "/v1/responses": "output_tokens",
+                "/v1/messages": "output_tokens", "/v1/embeddings": "prompt_tokens"}
+
+
+def _body_bytes(reply: Reply) -> bytes:
+    if reply.body is None:
+        return b""
+    return dumps(reply.body) + (b"\n" if reply.newline else b"")
 
 
 # --- the public object ---------------------------------------------------------------------
