@@ -715,6 +715,8 @@ class Api:
         ffn = int(extra.pop("feed_forward_length", spec.embedding_length * 4))
         rope_base = extra.pop("rope.freq_base", None)
         rms = extra.pop("rms_epsilon", 1e-05)
+        arrays = {key: extra.pop(key, default) for key, default in
+                  (("general.languages", ["en"]), ("general.tags", ["text-generation"]))}
         info: dict[str, Any] = {
             "general.architecture": arch,
             "general.basename": spec.name.split(":")[0],
@@ -772,6 +774,7 @@ class Api:
         if not info.get("general.finetune", True):
             del info["general.finetune"]
         if verbose:
+            info.update(arrays)
             info["tokenizer.ggml.tokens"] = [f"tok{i}" for i in range(vocab)]
             info["tokenizer.ggml.token_type"] = [1] * vocab
             if "tokenizer.ggml.merges" in info:

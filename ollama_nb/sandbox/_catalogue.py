@@ -86,7 +86,10 @@ _GEMMA_PARAMS = {"stop": ["<end_of_turn>"], "temperature": 1, "top_k": 64, "top_
 _T = _templates
 _LLAMA32_INFO = {"general.basename": "Llama-3.2", "general.finetune": "Instruct",
                  "tokenizer.ggml.bos_token_id": 128000, "tokenizer.ggml.eos_token_id": 128009,
-                 "tokenizer.ggml.pre": "llama-bpe", "rope.freq_base": 500000, "head_count_kv": 8}
+                 "tokenizer.ggml.pre": "llama-bpe", "rope.freq_base": 500000, "head_count_kv": 8,
+                 "general.languages": ["en", "de", "fr", "it", "pt", "hi", "es", "th"],
+                 "general.tags": ["facebook", "meta", "pytorch", "llama", "llama-3",
+                                  "text-generation"]}
 _QWEN_INFO = {"general.finetune": "Instruct", "tokenizer.ggml.bos_token_id": 151643,
               "tokenizer.ggml.eos_token_id": 151645, "tokenizer.ggml.pre": "qwen2",
               "rope.freq_base": 1000000, "head_count_kv": 8, "rms_epsilon": 1e-06}

@@ -48,12 +48,15 @@ class PromptValues:
     """What a prompt offers for filling values: its numbers, proper names and key
     words, handed out in order, so a second name field gets the second name."""
 
-    def __init__(self, text: str, fallback: str = "") -> None:
+    def __init__(self, text: str, fallback: str = "", exclude: set[str] | None = None) -> None:
         self.text = text
         self.numbers = _numbers(text) + [n for n in _numbers(fallback) if n not in
                                          _numbers(text)]
-        self.names = proper_names(text) + [n for n in proper_names(fallback)
-                                           if n not in proper_names(text)]
+        names = proper_names(text) + [n for n in proper_names(fallback)
+                                      if n not in proper_names(text)]
+        # "Weather in Oslo?": a word of the tool's own name is not a name
+        skip = exclude or set()
+        self.names = [n for n in names if not set(n.lower().split()) <= skip]
         self.words = keywords(text) or keywords(fallback) or ["value"]
         self._name_at = 0
 
@@ -121,7 +124,8 @@ def json_text(seed: int, prompt: str, schema: Any, context: str = "") -> str:
     objects = [value for value, _ in _json_objects(everything)]
     functions = [fn for obj in objects for fn in _as_functions(obj)]
     if functions:
-        calls = choose_tools([{"function": fn} for fn in functions], prompt or everything)
+        calls = choose_tools([{"function": fn} for fn in functions],
+                             _without_objects(prompt) or _without_objects(everything))
         name, args = calls[0] if calls else (functions[0]["name"], {})
         return json.dumps({"name": name, _argument_key(everything): args}, ensure_ascii=False)
     example = next((obj for obj in objects if isinstance(obj, dict) and obj), None)
@@ -491,14 +495,15 @@ def choose_tools(tools: Sequence[Any], text: str) -> list[tuple[str, dict[str, A
         for k, (pos, _, fn) in enumerate(named):
             start = 0 if k == 0 else pos
             end = named[k + 1][0] if k + 1 < len(named) else len(text)
-            calls.append((str(fn["name"]), fill_args(_params(fn), text[start:end], text)))
+            calls.append((str(fn["name"]), fill_args(_params(fn), text[start:end], text,
+                                                     _vocabulary(fn))))
         return calls
     fn = named[0][2] if named else _best_match(fns, text)
     params = _params(fn)
-    each = _one_call_per_name(params, text)
+    each = _one_call_per_name(params, text, _vocabulary(fn))
     if each:
         return [(str(fn["name"]), fill_args(params, name, text)) for name in each]
-    return [(str(fn["name"]), fill_args(params, text))]
+    return [(str(fn["name"]), fill_args(params, text, exclude=_vocabulary(fn)))]
 
 
 def _params(fn: dict[str, Any]) -> dict[str, Any]:
@@ -506,26 +511,36 @@ def _params(fn: dict[str, Any]) -> dict[str, Any]:
     return params if isinstance(params, dict) else {}
 
 
+# words that point at a tool without naming it ("will it rain" asks for the weather)
+_RELATED = {
+    "weather": {"rain", "raining", "snow", "sunny", "forecast", "temperature", "cold", "hot",
+                "warm", "wind", "windy", "umbrella", "cloudy", "storm"},
+    "time": {"clock", "hour", "hours", "late", "early", "timezone", "oclock"},
+    "search": {"look", "find", "google", "web", "latest", "news"},
+    "price": {"cost", "costs", "stock", "worth", "expensive", "cheap"},
+}
+
+
 def _best_match(fns: list[dict[str, Any]], text: str) -> dict[str, Any]:
     words = set(_WORD_RE.findall(text.lower()))
     best: tuple[int, int] | None = None
     chosen = fns[0]
     for i, fn in enumerate(fns):
-        vocab = set(_split_name(str(fn["name"])))
-        vocab |= set(_WORD_RE.findall(str(fn.get("description") or "").lower())) - STOPWORDS
+        vocab = _vocabulary(fn)
+        vocab |= {w for topic, related in _RELATED.items() if topic in vocab for w in related}
         score = (len(vocab & words), -i)
         if best is None or score > best:
             best, chosen = score, fn
     return chosen
 
 
-def _one_call_per_name(params: dict[str, Any], text: str) -> list[str]:
+def _one_call_per_name(params: dict[str, Any], text: str, exclude: set[str]) -> list[str]:
     """"Paris and Rome" for a tool whose one required argument is a place or person."""
     props = params.get("properties") or {}
     required = params["required"] if isinstance(params.get("required"), list) else list(props)
     if len(required) != 1 or not _is_name_key(str(required[0])):
         return []
-    names = proper_names(text)
+    names = PromptValues(text, exclude=exclude).names
     if len(names) < 2:
         return []
     listed = r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)"
@@ -533,12 +548,18 @@ def _one_call_per_name(params: dict[str, Any], text: str) -> list[str]:
     return names if re.search(pattern, text) else []
 
 
-def fill_args(params: dict[str, Any], text: str, fallback: str = "") -> dict[str, Any]:
+def _vocabulary(fn: dict[str, Any]) -> set[str]:
+    words = set(_split_name(str(fn["name"])))
+    return words | set(_WORD_RE.findall(str(fn.get("description") or "").lower())) - STOPWORDS
+
+
+def fill_args(params: dict[str, Any], text: str, fallback: str = "",
+              exclude: set[str] | None = None) -> dict[str, Any]:
     """Values for a tool's required parameters (all of them when none is required)."""
     props = params.get("properties") or {}
     required = params.get("required")
     names = [n for n in props if n in required] if isinstance(required, list) else list(props)
-    values = PromptValues(text, fallback)
+    values = PromptValues(text, fallback, exclude)
     return {name: _arg_value(name, _resolve(params, props.get(name) or {}), values)
             for name in names}
 
