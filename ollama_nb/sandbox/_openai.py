@@ -527,14 +527,13 @@ def embedding_list(model: str, body: dict[str, Any], as_base64: bool) -> dict[st
     if rows is None:
         return {"object": "", "data": None, "model": "",
                 "usage": {"prompt_tokens": 0, "total_tokens": 0}}
-    data = []
-    for i in range(len(rows)):
-        if isinstance(rows, Float32Rows):
-            vector: Any = (base64.b64encode(rows.matrix[i].astype("<f4").tobytes()).decode()
-                           if as_base64 else rows.row(i))
-        else:
-            vector = rows[i]
-        data.append({"object": "embedding", "embedding": vector, "index": i})
+    if isinstance(rows, Float32Rows):
+        vectors: list[Any] = ([base64.b64encode(row.astype("<f4").tobytes()).decode()
+                               for row in rows.matrix] if as_base64 else rows.rows())
+    else:
+        vectors = list(rows)
+    data = [{"object": "embedding", "embedding": vector, "index": i}
+            for i, vector in enumerate(vectors)]
     tokens = int(body.get("prompt_eval_count") or 0)
     return {"object": "list", "data": data or None, "model": model,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

@@ -53,14 +53,25 @@ class Float32Rows:
     def __len__(self) -> int:
         return len(self.matrix)
 
-    def row(self, i: int) -> RawJSON:
-        return RawJSON("[" + ",".join(map(float32_text, self.matrix[i])) + "]")
+    def _texts(self) -> Any:
+        """The numbers' texts (numpy's float->str cast gives the shortest digits in C;
+        only the few ``1e-05`` and ``1.0`` forms need Go's spelling)."""
+        import numpy as np
 
-    def tolist(self) -> list[list[float]]:
-        return [[float(float32_text(x)) for x in row] for row in self.matrix]
+        texts = self.matrix.astype(str)
+        odd = np.char.endswith(texts, ".0") | (np.char.find(texts, "e") >= 0)
+        for at in zip(*np.nonzero(odd)):
+            texts[at] = float32_text(self.matrix[at])
+        return texts
+
+    def row(self, i: int) -> RawJSON:
+        return RawJSON("[" + ",".join(Float32Rows(self.matrix[i:i + 1])._texts()[0]) + "]")
+
+    def rows(self) -> list[RawJSON]:
+        return [RawJSON("[" + ",".join(row) + "]") for row in self._texts().tolist()]
 
     def raw(self) -> RawJSON:
-        return RawJSON("[" + ",".join(self.row(i).text for i in range(len(self.matrix))) + "]")
+        return RawJSON("[" + ",".join(r.text for r in self.rows()) + "]")
 
 
 def float32_text(value: Any) -> str:
