@@ -17,8 +17,8 @@ import binascii
 import secrets
 from typing import Any
 
-from ._api import JSON_CT, Api, Context, Framing, Reply, Stream
-from ._openai import PLAIN_JSON, SSE, BadRequest, answer, decode, native_call, sse
+from ._api import JSON_CT, Api, Context, Reply, Stream
+from ._openai import PLAIN_JSON, BadRequest, SSEFraming, answer, decode, native_call, sse
 from ._wire import dumps, json_kind
 
 WEB_SEARCH = ("the ollama_nb sandbox does not serve web search (the web_search tool); a real "
@@ -274,11 +274,11 @@ def message_object(mid: str, body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class MessagesFraming(Framing):
+class MessagesFraming(SSEFraming):
     """Native chat chunks as Messages streaming events (anthropic ``StreamConverter``)."""
 
-    content_type = SSE
     headers = {"Cache-Control": "no-cache", "Connection": "keep-alive"}
+    broken = b'event: content_block_delta\ndata: {"type":<not json>\n\n'
 
     def __init__(self, mid: str, model: str, estimated_tokens: int) -> None:
         self.mid, self.model, self.estimated = mid, model, estimated_tokens
@@ -361,10 +361,3 @@ class MessagesFraming(Framing):
                        "message_delta")
             out += sse({"type": "message_stop"}, "message_stop")
         return out
-
-    def error(self, message: str) -> bytes:
-        # the writer decodes the native {"error"} line as an empty response (as in Ollama)
-        return self.item({})
-
-    def malformed(self, obj: dict[str, Any]) -> bytes:
-        return b'event: content_block_delta\ndata: {"type":<not json>\n\n'

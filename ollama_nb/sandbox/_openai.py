@@ -198,6 +198,21 @@ def image_from_url(url: str) -> str:
         raise BadRequest("invalid image input") from None
 
 
+class SSEFraming(Framing):
+    """Server-sent events. A native ``{"error"}`` line after the start reaches the
+    middleware's writer as an empty response, so it becomes whatever an empty response
+    becomes (an empty chunk; nothing for the event APIs), as with a real Ollama."""
+
+    content_type = SSE
+    broken = b'data: {"id":<not json>\n\n'
+
+    def error(self, message: str) -> bytes:
+        return self.item({})
+
+    def malformed(self, obj: dict[str, Any]) -> bytes:
+        return self.broken
+
+
 # --- /v1/chat/completions -------------------------------------------------------------
 
 
@@ -359,12 +374,10 @@ def chat_completion(cid: str, body: dict[str, Any]) -> dict[str, Any]:
             "choices": [choice], "usage": _usage(body)}
 
 
-class ChatFraming(Framing):
+class ChatFraming(SSEFraming):
     """Native chat chunks as ``chat.completion.chunk`` events (middleware ChatWriter):
     the role on the first chunk only, reasoning and content in separate chunks, a
     finish chunk with an empty delta, the usage chunk if asked for, ``[DONE]``."""
-
-    content_type = SSE
 
     def __init__(self, cid: str, include_usage: bool) -> None:
         self.cid = cid
@@ -424,13 +437,6 @@ class ChatFraming(Framing):
             out += b"data: [DONE]\n\n"
         return out
 
-    def error(self, message: str) -> bytes:
-        # the writer decodes the native {"error"} line as an empty response (as in Ollama)
-        return self.item({})
-
-    def malformed(self, obj: dict[str, Any]) -> bytes:
-        return b'data: {"id":"' + self.cid.encode() + b'","object":<not json>\n\n'
-
 
 # --- /v1/completions -------------------------------------------------------------------
 
@@ -465,10 +471,8 @@ def completion(cid: str, body: dict[str, Any]) -> dict[str, Any]:
             "usage": _usage(body)}
 
 
-class CompletionFraming(Framing):
+class CompletionFraming(SSEFraming):
     """Native generate chunks as ``text_completion`` events (middleware CompleteWriter)."""
-
-    content_type = SSE
 
     def __init__(self, cid: str, include_usage: bool) -> None:
         self.cid = cid
@@ -488,12 +492,6 @@ class CompletionFraming(Framing):
                 out += sse({**chunk, "choices": [], "usage": _usage(body)})
             out += b"data: [DONE]\n\n"
         return out
-
-    def error(self, message: str) -> bytes:
-        return self.item({})
-
-    def malformed(self, obj: dict[str, Any]) -> bytes:
-        return b'data: {"id":"' + self.cid.encode() + b'","object":<not json>\n\n'
 
 
 # --- /v1/embeddings ---------------------------------------------------------------------
@@ -834,13 +832,13 @@ def responses_object(rid: str, item_id: str, body: dict[str, Any], req: dict[str
     }
 
 
-class ResponsesFraming(Framing):
+class ResponsesFraming(SSEFraming):
     """Native chat chunks as Responses API events (``ResponsesStreamConverter``):
     ``response.created``, ``response.in_progress``, reasoning summary deltas, output
     items and text deltas, ``response.completed``; each with a ``sequence_number``."""
 
-    content_type = SSE
     headers = {"Cache-Control": "no-cache", "Connection": "keep-alive"}
+    broken = b'event: response.output_text.delta\ndata: {"type":<not json>\n\n'
 
     def __init__(self, rid: str, item_id: str, req: dict[str, Any]) -> None:
         self.rid, self.item_id, self.req = rid, item_id, req
@@ -981,9 +979,3 @@ class ResponsesFraming(Framing):
             response["completed_at"] = int(time.time())
             out += self._event("response.completed", {"response": response})
         return out
-
-    def error(self, message: str) -> bytes:
-        return self.item({})
-
-    def malformed(self, obj: dict[str, Any]) -> bytes:
-        return b'event: response.output_text.delta\ndata: {"type":<not json>\n\n'

@@ -350,7 +350,9 @@ def _from_schema(root: dict[str, Any], schema: Any, rng: random.Random, values: 
         props = schema.get("properties") or {}
         if depth > 6:
             return {}
-        return {name: _from_schema(root, sub, rng, values, name, depth + 1)
+        preset = _names_for(root, props, values)
+        return {name: preset[name] if name in preset else
+                _from_schema(root, sub, rng, values, name, depth + 1)
                 for name, sub in props.items()}
     if kind == "array":
         low = int(schema.get("minItems", 1))
@@ -382,6 +384,31 @@ def _from_schema(root: dict[str, Any], schema: Any, rng: random.Random, values: 
     if kind == "null":
         return None
     return _string_value(schema, rng, values, key)
+
+
+def _names_for(root: dict[str, Any], props: dict[str, Any], values: PromptValues
+               ) -> dict[str, str]:
+    """The prompt's names for an object's name-like string fields. A field the question
+    asks about ("the largest *city* in Portugal") is what the model must answer, so the
+    names go first to the fields the prompt does not mention ("country")."""
+    fields = []
+    for i, (key, sub) in enumerate(props.items()):
+        sub = _resolve(root, sub) if isinstance(sub, dict) else {}
+        plain = sub.get("type", "string") == "string" and not (
+            {"enum", "const", "format", "anyOf", "oneOf", "allOf"} & set(sub))
+        if plain and _is_name_key(key):
+            asked = re.search(rf"\b{re.escape(key.lower())}s?\b", values.text.lower())
+            fields.append((bool(asked), i, key, sub))
+    preset: dict[str, str] = {}
+    for _, _, key, sub in sorted(fields):
+        if not values.names_left:
+            break
+        name = values.name() or ""
+        high = sub.get("maxLength")
+        if len(name) >= int(sub.get("minLength", 0)) and (not isinstance(high, int)
+                                                          or len(name) <= high):
+            preset[key] = name
+    return preset
 
 
 def _bounds(schema: dict[str, Any], low: float, high: float, *, step: float
@@ -434,7 +461,7 @@ def _string_value(schema: dict[str, Any], rng: random.Random, values: PromptValu
     if name is not None and len(name) >= low and (not isinstance(high, int) or len(name) <= high):
         return name
     text = " ".join(rng.sample(words, min(len(words), rng.randint(1, 3))))
-    if key.lower() in ("name", "title"):
+    if _is_name_key(key):
         text = text.title()
     while len(text) < low:
         text += " " + rng.choice(words)

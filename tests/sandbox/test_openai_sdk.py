@@ -12,16 +12,9 @@ import numpy as np
 import openai
 import pytest
 from pydantic import BaseModel
+from sample_tools import TIME, WEATHER
 from sandbox_raw import raw_request
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
-TIME = {"type": "function", "function": {
-    "name": "get_time", "description": "Get the local time in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
 # the 1x1 PNG the Ollama docs' vision examples start with would do; any real PNG is fine
 PNG = base64.b64encode(bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
