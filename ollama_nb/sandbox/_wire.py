@@ -59,7 +59,8 @@ class Float32Rows:
         import numpy as np
 
         texts = self.matrix.astype(str)
-        odd = np.char.endswith(texts, ".0") | (np.char.find(texts, "e") >= 0)
+        size = np.abs(self.matrix)  # numpy writes 1e-05 below 1e-4 and 1e+06 from 1e6
+        odd = (size < 1e-4) | (size >= 1e6) | (self.matrix == np.floor(self.matrix))
         for at in zip(*np.nonzero(odd)):
             texts[at] = float32_text(self.matrix[at])
         return texts

@@ -336,3 +336,15 @@ def test_unknown_v1_paths_are_404(call):
     for path in ("/v1/messages/count_tokens", "/v1/models/library/llama3.2", "/v1/foo"):
         reply = call("POST", path)
         assert (reply.status, reply.body) == (404, b"404 page not found"), path
+
+
+def test_float32_text_is_gos_spelling():
+    from ollama_nb.sandbox._wire import Float32Rows
+
+    values = [0.1, 1e-7, 1.234e-5, 0.0, -0.0, 1.0, -3.0, 1e21, 123456.78, 1.2345678e6,
+              9.780945e-10, 0.00012345678]
+    # what Go's encoding/json writes for these float32 values (strconv 'f'/'e', bits=32)
+    go = ["0.1", "1e-7", "0.00001234", "0", "-0", "1", "-3", "1e+21", "123456.78",
+          "1234567.8", "9.780945e-10", "0.00012345678"]
+    rows = Float32Rows(np.asarray([values], dtype=np.float32))
+    assert rows.raw().text == "[[" + ",".join(go) + "]]"
