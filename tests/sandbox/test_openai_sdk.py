@@ -52,7 +52,8 @@ def test_models_list_and_retrieve(client, ollama_sandbox):
     assert {m.owned_by for m in models} == {"library"} and {m.object for m in models} == {"model"}
     one = client.models.retrieve("llama3.2")
     assert (one.id, one.owned_by) == ("llama3.2", "library")
-    assert one.created == models[0].created  # from the same modified_at
+    listed = next(m for m in models if m.id == "llama3.2:latest")
+    assert one.created == listed.created  # from the same modified_at
     with pytest.raises(openai.NotFoundError) as err:
         client.models.retrieve("no-such-model")
     assert err.value.body == {"message": "model 'no-such-model:latest' not found",
