@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import random
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -63,25 +64,18 @@ def decode(raw: bytes, struct: str) -> dict[str, Any]:
         raise BadRequest(exc.message) from None
 
 
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+
+
 def unix(stamp: Any) -> int:
-    """Seconds of an RFC 3339 time as the server wrote it (now when missing)."""
-    if not isinstance(stamp, str) or "T" not in stamp:
+    """Seconds of an RFC 3339 time as the server wrote it (now when there is none, as Go
+    stamps a zero time)."""
+    match = _STAMP.match(stamp) if isinstance(stamp, str) else None
+    if match is None:
         return int(time.time())
-    head, _, rest = stamp.partition(".")
-    zone = ""
-    if rest:
-        cut = next((i for i, ch in enumerate(rest) if not ch.isdigit()), len(rest))
-        zone = rest[cut:]
-    else:
-        for i in range(len(head) - 1, 10, -1):
-            if head[i] in "Z+-":
-                head, zone = head[:i], head[i:]
-                break
-    zone = "+00:00" if zone in ("Z", "") else zone
-    try:
-        return int(datetime.fromisoformat(head + zone).timestamp())
-    except ValueError:
-        return int(time.time())
+    zone = match.group(2) or "Z"
+    return int(datetime.fromisoformat(match.group(1) + ("+00:00" if zone == "Z" else zone))
+               .timestamp())
 
 
 def namespace(name: str) -> str:
@@ -143,9 +137,9 @@ def _options(req: dict[str, Any], *, stop_strict: bool) -> dict[str, Any]:
     if isinstance(stop, str):
         options["stop"] = [stop]
     elif isinstance(stop, list):
-        if stop_strict and any(not isinstance(s, str) for s in stop):
-            bad = next(s for s in stop if not isinstance(s, str))
-            raise BadRequest(f"invalid type for 'stop' field: {_go_type(bad)}")
+        wrong = [s for s in stop if not isinstance(s, str)]
+        if stop_strict and wrong:  # /v1/completions refuses them, chat drops them
+            raise BadRequest(f"invalid type for 'stop' field: {_go_type(wrong[0])}")
         options["stop"] = [s for s in stop if isinstance(s, str)]
     if req.get("max_tokens") is not None:
         options["num_predict"] = req["max_tokens"]
@@ -302,8 +296,10 @@ def _content_part(part: Any) -> dict[str, Any]:
 
 
 def _name_of_call(items: list[Any], call_id: str) -> str:
+    """The name of the tool call a result answers (the last call with that id wins)."""
     for msg in reversed(items):
-        for call in (msg or {}).get("tool_calls") or [] if isinstance(msg, dict) else []:
+        calls = msg.get("tool_calls") if isinstance(msg, dict) else None
+        for call in calls or []:
             if isinstance(call, dict) and call.get("id") == call_id:
                 return str((call.get("function") or {}).get("name") or "")
     return ""
