@@ -570,7 +570,7 @@ def _one_call_per_name(params: dict[str, Any], text: str, exclude: set[str]) -> 
     names = PromptValues(text, exclude=exclude).names
     if len(names) < 2:
         return []
-    listed = r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)"
+    listed = r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*)(?:(?:in|for|at|of|to|from)\s+)?"
     pattern = listed.join(re.escape(n) for n in names)
     return names if re.search(pattern, text) else []
 

@@ -169,3 +169,27 @@ def test_not_found_and_bad_request_codes(client):
         client.generate("all-minilm", "x")
     assert (err.value.status_code, err.value.error) == (400,
                                                         '"all-minilm" does not support generate')
+
+
+def test_async_client_streams_tools_and_logprobs(ollama_sandbox):
+    import asyncio
+
+    weather = {"type": "function", "function": {
+        "name": "get_weather", "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                       "required": ["city"]}}}
+
+    async def run():
+        client = ollama.AsyncClient(host=ollama_sandbox.url)
+        parts = [part async for part in await client.chat(
+            "qwen3", [{"role": "user", "content": "Weather in Paris and in Rome?"}],
+            tools=[weather], stream=True, think=False)]
+        calls = [c for p in parts for c in p.message.tool_calls or []]
+        reply = await client.generate("llama3.2", "Why is the sky blue?", logprobs=True,
+                                      options={"num_predict": 6})
+        return calls, reply
+
+    calls, reply = asyncio.run(run())
+    assert [(c.function.name, c.function.arguments) for c in calls] == [
+        ("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})]
+    assert "".join(lp.token for lp in reply.logprobs) == reply.response
