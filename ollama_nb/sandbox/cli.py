@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  capacity: {slots} parallel per model, queue {args.max_queue}, {speed}")
     available = sorted(set(_catalogue.all_names()) - set(sandbox.installed()))
     print(f"  pullable: {', '.join(available)}")
+    print(f"  /v1:      openai base_url={sandbox.url}/v1/   anthropic base_url={sandbox.url}")
     print(f"  use it:   export OLLAMA_HOST={sandbox.url}   (Ctrl-C to stop)", flush=True)
     try:
         while not done.wait(0.5):
