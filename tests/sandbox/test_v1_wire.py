@@ -185,3 +185,17 @@ def test_v1_requests_are_logged(ollama_sandbox):
     record = ollama_sandbox.requests[-1]
     assert (record.method, record.path, record.model, record.status) == (
         "POST", "/v1/messages", "llama3.2", 200)
+
+
+def test_v1_embeddings_come_from_the_models_engine(ollama_sandbox, call):
+    """all-minilm through /v1 is the same vector as through /api/embed, so the real
+    MiniLM serves /v1 too when its weights are installed."""
+    import numpy as np
+
+    texts = ["a cat on a mat", "stock prices fell"]
+    native = call("POST", "/api/embed", {"model": "all-minilm", "input": texts}).json()
+    v1 = call("POST", "/v1/embeddings", {"model": "all-minilm", "input": texts}).json()
+    assert np.array_equal(np.asarray([d["embedding"] for d in v1["data"]], dtype=np.float32),
+                          np.asarray(native["embeddings"], dtype=np.float32))
+    engine = ollama_sandbox.engines()["all-minilm:latest"]
+    assert engine.startswith(("minilm", "word-overlap"))
