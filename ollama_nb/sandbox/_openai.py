@@ -199,9 +199,15 @@ class SSEFraming(Framing):
 
     content_type = SSE
     broken = b'data: {"id":<not json>\n\n'
+    include_usage = False
 
     def error(self, message: str) -> bytes:
         return self.item({})
+
+    def _close(self, last: dict[str, Any], body: dict[str, Any]) -> bytes:
+        """How chat and completion streams end: the usage chunk if asked for, ``[DONE]``."""
+        usage = sse({**last, "choices": [], "usage": _usage(body)}) if self.include_usage else b""
+        return usage + b"data: [DONE]\n\n"
 
     def malformed(self, obj: dict[str, Any]) -> bytes:
         return self.broken
@@ -427,10 +433,7 @@ class ChatFraming(SSEFraming):
                       "created": self.created, "model": body.get("model") or "",
                       "system_fingerprint": "fp_ollama",
                       "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}
-            out += sse(finish)
-            if self.include_usage:
-                out += sse({**finish, "choices": [], "usage": _usage(body)})
-            out += b"data: [DONE]\n\n"
+            out += sse(finish) + self._close(finish, body)
         return out
 
 
@@ -482,12 +485,7 @@ class CompletionFraming(SSEFraming):
             "model": body.get("model") or "", "system_fingerprint": "fp_ollama"}
         if self.include_usage:
             chunk["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        out = sse(chunk)
-        if body.get("done"):
-            if self.include_usage:
-                out += sse({**chunk, "choices": [], "usage": _usage(body)})
-            out += b"data: [DONE]\n\n"
-        return out
+        return sse(chunk) + (self._close(chunk, body) if body.get("done") else b"")
 
 
 # --- /v1/embeddings ---------------------------------------------------------------------
