@@ -60,15 +60,24 @@ def test_chat_whole_and_streamed_match_native(oa, real):
     assert chunks[-1].usage == whole.usage
 
 
-def test_completions_logprobs_and_tools(oa):
-    done = oa.completions.create(model=MODEL, prompt="The sky is", max_tokens=6, seed=1)
+def test_completions_whole_and_streamed(oa):
+    ask = {"model": MODEL, "prompt": "The sky is", "max_tokens": 8, "seed": 1, "temperature": 0}
+    done = oa.completions.create(**ask)
     assert done.choices[0].text and done.choices[0].finish_reason in ("stop", "length")
+    assert done.usage.completion_tokens <= 8
+    chunks = list(oa.completions.create(**ask, stream=True,
+                                        stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == done.choices[0].text
+    assert chunks[-1].usage == done.usage
+
+
+def test_logprobs_and_tools(oa):
     lp = oa.chat.completions.create(model=MODEL, messages=ASK, max_tokens=6, logprobs=True,
                                     top_logprobs=2, seed=1)
     entries = lp.choices[0].logprobs.content
     assert entries and all(e.logprob <= 0 and len(e.top_logprobs) == 2 for e in entries)
     reply = oa.chat.completions.create(
-        model=MODEL, tools=[WEATHER], max_tokens=80, seed=1, temperature=0,
+        model=MODEL, tools=[WEATHER], max_tokens=40, seed=1, temperature=0,
         messages=[{"role": "user", "content": "What's the weather in Paris?"}])
     choice = reply.choices[0]
     if choice.message.tool_calls:  # the small model may call the tool or answer in text
