@@ -10,6 +10,7 @@ import pytest
 import ollama_nb as onb
 from ollama_nb.client._session import DEFAULT_MODEL, session
 from ollama_nb.sandbox import Sandbox
+from ollama_nb.sandbox._api import VERSION
 from ollama_nb.sandbox.server import _llama_ok
 
 # a default sandbox installs the real smollm2:135m only with the llm extra
@@ -74,7 +75,7 @@ def test_a_real_ollama_keeps_the_session_default(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv("OLLAMA_HOST", sb.url)
         monkeypatch.setattr(c, "_engines", lambda client: None)
         conn = onb.connect(quiet=True)
-    assert not conn.is_sandbox and conn.version == "0.30.0"
+    assert not conn.is_sandbox and conn.version == VERSION  # what the server said
     assert conn.model == DEFAULT_MODEL
-    assert conn.describe().startswith(f"Connected to Ollama 0.30.0 at {sb.url}")
+    assert conn.describe().startswith(f"Connected to Ollama {VERSION} at {sb.url}")
 

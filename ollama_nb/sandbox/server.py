@@ -224,6 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
             return True
+
     def _send_error(self, status: int, message: str, content_type: str = JSON_CT, *,
                     chunked: bool | None = None) -> None:
         """An error reply in the shape of the API that was asked (native or /v1)."""

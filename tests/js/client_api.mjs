@@ -22,22 +22,17 @@ async function collect (iterator) {
 }
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])
-const weather = {
+// a function tool that takes a city
+const cityTool = (name, description) => ({
   type: 'function',
   function: {
-    name: 'get_weather',
-    description: 'Get the current weather for a city',
+    name,
+    description,
     parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }
   }
-}
-const time = {
-  type: 'function',
-  function: {
-    name: 'get_time',
-    description: 'Get the local time in a city',
-    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }
-  }
-}
+})
+const weather = cityTool('get_weather', 'Get the current weather for a city')
+const time = cityTool('get_time', 'Get the local time in a city')
 
 await step('version', () => ollama.version())
 await step('list', async () => (await ollama.list()).models.map(m => ({
