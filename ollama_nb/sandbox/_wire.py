@@ -173,7 +173,7 @@ def _go_json_error(text: str, exc: json.JSONDecodeError) -> str:
 # Field types of the Go request structs: json field -> (accepted JSON kinds, Go type name)
 S = ({"string"}, "string")
 B = ({"bool"}, "bool")
-I = ({"number"}, "int")
+INT = ({"number"}, "int")
 M = ({"object"}, "map[string]interface {}")
 ANY: tuple[set[str], str] = (set(), "")
 MSGS = ({"array"}, "[]api.Message")
@@ -183,15 +183,15 @@ STRUCTS: dict[str, dict[str, tuple[set[str], str]]] = {
         "model": S, "prompt": S, "suffix": S, "system": S, "template": S,
         "context": ({"array"}, "[]int"), "stream": B, "raw": B, "format": ANY,
         "keep_alive": ANY, "images": ({"array"}, "[]api.ImageData"), "options": M, "think": ANY,
-        "truncate": B, "shift": B, "logprobs": B, "top_logprobs": I,
+        "truncate": B, "shift": B, "logprobs": B, "top_logprobs": INT,
     },
     "ChatRequest": {
         "model": S, "messages": MSGS, "stream": B, "format": ANY, "keep_alive": ANY,
         "tools": ({"array"}, "api.Tools"), "options": M, "think": ANY, "truncate": B,
-        "shift": B, "logprobs": B, "top_logprobs": I,
+        "shift": B, "logprobs": B, "top_logprobs": INT,
     },
     "EmbedRequest": {"model": S, "input": ANY, "keep_alive": ANY, "truncate": B,
-                     "dimensions": I, "options": M},
+                     "dimensions": INT, "options": M},
     "EmbeddingRequest": {"model": S, "prompt": S, "keep_alive": ANY, "options": M},
     "ShowRequest": {"model": S, "system": S, "template": S, "verbose": B, "options": M,
                     "name": S},
@@ -226,29 +226,29 @@ def _arr(gotype: str) -> tuple[set[str], str]:
 STRUCTS.update({
     "openai.ChatCompletionRequest": {
         "model": S, "messages": _arr("[]openai.Message"), "stream": B,
-        "stream_options": _obj("openai.StreamOptions"), "max_tokens": I, "seed": I,
+        "stream_options": _obj("openai.StreamOptions"), "max_tokens": INT, "seed": INT,
         "stop": ANY, "temperature": F, "frequency_penalty": F, "presence_penalty": F,
         "top_p": F, "response_format": _obj("openai.ResponseFormat"),
         "tools": _arr("[]api.Tool"), "reasoning": _obj("openai.Reasoning"),
-        "reasoning_effort": S, "logprobs": B, "top_logprobs": I,
+        "reasoning_effort": S, "logprobs": B, "top_logprobs": INT,
     },
     "openai.CompletionRequest": {
-        "model": S, "prompt": S, "frequency_penalty": F32, "max_tokens": I,
-        "presence_penalty": F32, "seed": I, "stop": ANY, "stream": B,
+        "model": S, "prompt": S, "frequency_penalty": F32, "max_tokens": INT,
+        "presence_penalty": F32, "seed": INT, "stop": ANY, "stream": B,
         "stream_options": _obj("openai.StreamOptions"), "temperature": F32, "top_p": F32,
-        "suffix": S, "logprobs": I,
+        "suffix": S, "logprobs": INT,
     },
-    "openai.EmbedRequest": {"input": ANY, "model": S, "dimensions": I, "encoding_format": S},
+    "openai.EmbedRequest": {"input": ANY, "model": S, "dimensions": INT, "encoding_format": S},
     "openai.ResponsesRequest": {
         "model": S, "background": B, "conversation": ANY, "include": _arr("[]string"),
-        "input": ANY, "instructions": S, "max_output_tokens": I,
+        "input": ANY, "instructions": S, "max_output_tokens": INT,
         "reasoning": _obj("openai.ResponsesReasoning"), "temperature": F,
         "text": _obj("openai.ResponsesText"), "top_p": F, "truncation": S,
         "tools": _arr("[]openai.ResponsesTool"), "stream": B,
     },
     "anthropic.MessagesRequest": {
-        "model": S, "max_tokens": I, "messages": _arr("[]anthropic.MessageParam"),
-        "system": ANY, "stream": B, "temperature": F, "top_p": F, "top_k": I,
+        "model": S, "max_tokens": INT, "messages": _arr("[]anthropic.MessageParam"),
+        "system": ANY, "stream": B, "temperature": F, "top_p": F, "top_k": INT,
         "stop_sequences": _arr("[]string"), "tools": _arr("[]anthropic.Tool"),
         "tool_choice": _obj("anthropic.ToolChoice"),
         "thinking": _obj("anthropic.ThinkingConfig"), "metadata": _obj("anthropic.Metadata"),
