@@ -104,6 +104,9 @@ class Context:
     gone: Callable[[], bool] = lambda: False  # the client closed its connection
     # /v1/messages: think on a model without thinking is dropped, not a 400 (routes.go)
     relax_thinking: bool = False
+    # takes this request's scheduler slot now, for an answer computed inside the handler
+    # (the real model's whole replies); the server frees it. None: not scheduled
+    admit: Callable[[], object] | None = None
 
 
 # --- helpers --------------------------------------------------------------------------

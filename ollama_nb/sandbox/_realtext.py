@@ -157,7 +157,7 @@ class RealText:
             return {"model": text, "created_at": utc_now(), "response": step.text,
                     "done": False}
 
-        return self._reply(model, req, job, started, stream, chunk, final, "response")
+        return self._reply(model, req, job, started, ctx, stream, chunk, final, "response")
 
     # ---- chat ----
     def chat(self, req: dict[str, Any], model: LocalModel, text: str,
@@ -202,7 +202,7 @@ class RealText:
             obj["done_reason"] = step.reason
             return obj
 
-        return self._reply(model, req, job, started, stream, chunk, final, "message")
+        return self._reply(model, req, job, started, ctx, stream, chunk, final, "message")
 
     def _chat_tokens(self, history: list[dict[str, Any]], tools: list[Any], num_ctx: int,
                      req: dict[str, Any]) -> list[int]:
@@ -218,7 +218,7 @@ class RealText:
 
     # ---- the reply, streamed or whole ----
     def _reply(self, model: LocalModel, req: dict[str, Any], job: Job, started: float,
-               stream: bool, chunk: Callable[[Step], dict[str, Any] | None],
+               ctx: Context, stream: bool, chunk: Callable[[Step], dict[str, Any] | None],
                final: Callable[[Step, str], dict[str, Any]], field: str) -> Reply | Stream:
         seconds = keep_alive_seconds(req.get("keep_alive"), self.keep_alive_default)
         steps = self.engine.generate(job)
@@ -262,6 +262,8 @@ class RealText:
         if stream:
             return Stream(items(), tokens=True, on_close=close)
         try:
+            if ctx.admit is not None:  # the scheduler's slot (the server frees it after)
+                ctx.admit()
             whole: dict[str, Any] | None = None
             calls: list[dict[str, Any]] = []
             logprobs: list[dict[str, Any]] = []

@@ -361,6 +361,16 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox._log(record)
         ctx = Context(plan=plan, pull_delay=sandbox.pull_delay, stopping=sandbox._stopping,
                       gone=self._client_gone)
+        admitted: list[Any] = []  # the release, once the request holds its slot
+
+        def admit() -> Any:
+            if not admitted:
+                admitted.append(sandbox._sched.admit(_model_key(ctx.model),
+                                                     embedding=_SCHEDULED[route]))
+            return admitted[0]
+
+        if route in _SCHEDULED:
+            ctx.admit = admit
         # faults that replace the whole answer
         if self._pre_faults(plan):
             return
@@ -380,19 +390,24 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 handler = getattr(api, route[len("/api/"):])
                 reply = handler(raw, ctx)
-        except _StreamPathError as exc:
+        except BaseException as exc:
+            if admitted:
+                admitted[0]()  # a slot taken inside the handler
             record.model = ctx.model or record.model
-            self._send_error(exc.status, exc.message, PLAIN_JSON_CT, chunked=True)
-            return
-        except ApiError as exc:
-            record.model = ctx.model or record.model
-            self._send_error(exc.status, exc.message)
+            if isinstance(exc, _StreamPathError):
+                self._send_error(exc.status, exc.message, PLAIN_JSON_CT, chunked=True)
+            elif isinstance(exc, ApiError):
+                self._send_error(exc.status, exc.message)
+            elif isinstance(exc, Stopping):  # the sandbox stopped while it waited for a slot
+                self._drop()
+            else:
+                raise
             return
         record.model = ctx.model or record.model
         release = None
-        if route in _SCHEDULED:
+        if route in _SCHEDULED:  # held already when the handler computed the answer
             try:
-                release = sandbox._sched.admit(_model_key(ctx.model), embedding=_SCHEDULED[route])
+                release = admit()
             except (ApiError, Stopping) as exc:
                 if isinstance(reply, Stream) and reply.on_close is not None:
                     reply.on_close()

@@ -99,3 +99,34 @@ def test_responses_and_messages(oa, real, monkeypatch):
         assert message.stop_reason in ("end_turn", "max_tokens")
         with client.messages.stream(model=MODEL, max_tokens=12, messages=ASK) as stream:
             assert "".join(stream.text_stream)
+
+
+def test_whole_real_answers_hold_their_scheduler_slot(real):
+    """A whole (non-streamed) real answer is computed inside the handler: it takes its
+    scheduler slot first, so with one slot and no queue the others get the 503, on /v1
+    and /api/* alike."""
+    import threading
+
+    with Sandbox(models=[MODEL], num_parallel=1, max_queue=0) as sb:
+        results: list = []
+
+        def ask(path: str, body: dict) -> None:
+            results.append((path, raw_request(sb.url, "POST", path, body, timeout=300)))
+
+        bodies = [("/v1/chat/completions", {"model": MODEL, "messages": ASK, "max_tokens": 16}),
+                  ("/v1/completions", {"model": MODEL, "prompt": "The sky is",
+                                       "max_tokens": 16}),
+                  ("/api/generate", {"model": MODEL, "prompt": "The sky is", "stream": False,
+                                     "options": {"num_predict": 16}})]
+        threads = [threading.Thread(target=ask, args=pair) for pair in bodies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        assert sorted(r.status for _, r in results) == [200, 503, 503]
+        assert sb.scheduler.rejected == 2 and sb.scheduler.peak == 1
+        for path, reply in results:
+            if reply.status == 503:
+                body = reply.json()
+                message = body["error"]["message"] if path.startswith("/v1") else body["error"]
+                assert message.startswith("server busy")
