@@ -41,3 +41,19 @@ def raw_request(url: str, method: str, path: str, body: Any = None, *,
         conn.close()
 
 
+def posted_at_once(url: str, bodies: list[tuple[str, Any]], *,
+                   timeout: float = 30) -> list[tuple[str, Raw]]:
+    """POST each (path, body) on its own thread at the same time; (path, reply) as they end."""
+    import threading
+
+    results: list[tuple[str, Raw]] = []
+
+    def ask(path: str, body: Any) -> None:
+        results.append((path, raw_request(url, "POST", path, body, timeout=timeout)))
+
+    threads = [threading.Thread(target=ask, args=pair) for pair in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return results

@@ -10,7 +10,7 @@ import anthropic
 import openai
 import pytest
 from sample_tools import WEATHER
-from sandbox_raw import raw_request
+from sandbox_raw import posted_at_once, raw_request
 
 from ollama_nb.sandbox import Sandbox
 
@@ -105,24 +105,12 @@ def test_whole_real_answers_hold_their_scheduler_slot(real):
     """A whole (non-streamed) real answer is computed inside the handler: it takes its
     scheduler slot first, so with one slot and no queue the others get the 503, on /v1
     and /api/* alike."""
-    import threading
-
     with Sandbox(models=[MODEL], num_parallel=1, max_queue=0) as sb:
-        results: list = []
-
-        def ask(path: str, body: dict) -> None:
-            results.append((path, raw_request(sb.url, "POST", path, body, timeout=300)))
-
-        bodies = [("/v1/chat/completions", {"model": MODEL, "messages": ASK, "max_tokens": 16}),
-                  ("/v1/completions", {"model": MODEL, "prompt": "The sky is",
-                                       "max_tokens": 16}),
-                  ("/api/generate", {"model": MODEL, "prompt": "The sky is", "stream": False,
-                                     "options": {"num_predict": 16}})]
-        threads = [threading.Thread(target=ask, args=pair) for pair in bodies]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(300)
+        results = posted_at_once(sb.url, [
+            ("/v1/chat/completions", {"model": MODEL, "messages": ASK, "max_tokens": 16}),
+            ("/v1/completions", {"model": MODEL, "prompt": "The sky is", "max_tokens": 16}),
+            ("/api/generate", {"model": MODEL, "prompt": "The sky is", "stream": False,
+                               "options": {"num_predict": 16}})], timeout=300)
         assert sorted(r.status for _, r in results) == [200, 503, 503]
         assert sb.scheduler.rejected == 2 and sb.scheduler.peak == 1
         for path, reply in results:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sandbox_raw import raw_request
+from sandbox_raw import posted_at_once, raw_request
 
 USER = [{"role": "user", "content": "Why is the sky blue?"}]
 
@@ -203,28 +203,17 @@ def test_v1_embeddings_come_from_the_models_engine(ollama_sandbox, call):
 
 def test_capacity_applies_through_v1():
     """/v1 requests take the same per-model slots as /api/*; the 503 has each API's shape."""
-    import threading
-
     from ollama_nb.sandbox import Sandbox
 
     busy = "server busy, please try again.  maximum pending requests exceeded"
     with Sandbox(models=["llama3.2"], num_parallel=1, max_queue=0,
                  tokens_per_second=50) as sb:
-        results: list = []
-
-        def ask(path: str, body: dict) -> None:
-            results.append((path, raw_request(sb.url, "POST", path, body, timeout=30)))
-
         bodies = [("/v1/chat/completions", {"model": "llama3.2", "messages": USER,
                                             "max_tokens": 20}),
                   ("/v1/messages", {"model": "llama3.2", "max_tokens": 20, "messages": USER}),
                   ("/api/generate", {"model": "llama3.2", "prompt": "hi", "stream": False,
                                      "options": {"num_predict": 20}})]
-        threads = [threading.Thread(target=ask, args=pair) for pair in bodies]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        results = posted_at_once(sb.url, bodies)
         assert sorted(r.status for _, r in results) == [200, 503, 503]
         assert sb.scheduler.rejected == 2 and sb.scheduler.peak == 1
         for path, reply in results:
