@@ -99,7 +99,9 @@ def test_demo_starts_its_own_sandbox_when_no_ollama_answers(tmp_path: Path) -> N
     assert len(shown) == 1
     answer, stats = shown[0].data["text/plain"].rsplit("\n\n", 1)
     assert stats.startswith(model.removesuffix(":latest") + " · ") and answer.strip()
-    first_sentence = answer.strip().split(". ")[0].split("\n")[0]
+    # its first sentence, without a Markdown list or heading marker (the page shows none)
+    first_line = re.sub(r"^(?:[-*+]|\d+[.)]|#+)\s+", "", answer.strip().split("\n")[0])
+    first_sentence = first_line.split(". ")[0]
     text = page.read_text(encoding="utf-8")
     assert text.lstrip().lower().startswith("<!doctype html")
     assert html.escape(first_sentence, quote=False) in text
