@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from typing import Any
 
-from . import _catalogue, _engine, _names, _structured
+from . import _catalogue, _engine, _names, _structured, _templates
 from ._catalogue import Layer, LocalModel, Store
 from ._faults import FaultPlan
 from ._wire import (
@@ -372,25 +372,60 @@ class Api:
                                 tools, self._sampling(options))
         last = messages[-1]
         tool_calls = None
+        fmt = req.get("format")
         thinking = _engine.thinking_text(seed, last_user) if think else ""
         if last["role"] == "tool":
-            content = _engine.tool_result_text(seed, str(last.get("tool_name") or ""),
-                                               last.get("content") or "", last_user)
-        elif tools and last["role"] == "user" and not req.get("format"):
+            # every result of the turn: the tool messages after the last other message
+            at = len(messages)
+            while at and messages[at - 1]["role"] == "tool":
+                at -= 1
+            # a result named only by its tool_call_id takes the name of that call
+            asked = {c.get("id"): (c.get("function") or {}).get("name")
+                     for c in (messages[at - 1].get("tool_calls") or [] if at else [])
+                     if isinstance(c, dict)}
+            turn = [(str(m.get("tool_name") or asked.get(m.get("tool_call_id")) or ""),
+                     str(m.get("content") or "")) for m in messages[at:]]
+            if fmt:
+                content = self._content(seed, last_user, fmt, images, ctx,
+                                        "\n".join(result for _, result in turn))
+            else:
+                content = _engine.tool_result_text(seed, turn, last_user)
+        elif (tools and last["role"] == "user"
+              and self._calls_with_format(model, fmt, bool(think))):
             calls = _structured.choose_tools(tools, last.get("content") or "")
+            if fmt:
+                calls = calls[:1]  # one JSON object, so one call
             content = ""
             tool_calls = [{"id": _engine.random_id(seed + i),
                            "function": {"index": i, "name": name, "arguments": args}}
                           for i, (name, args) in enumerate(calls)] or None
             if not calls:
-                content = self._content(seed, last_user, None, images, ctx)
+                content = self._content(seed, last_user, fmt, images, ctx)
         else:
             # the rest of the conversation (system prompts) can say what shape to answer in
             others = "\n".join(str(m.get("content") or "") for m in history
                                if m.get("content") != last_user or m["role"] != "user")
-            content = self._content(seed, last_user, req.get("format"), images, ctx, others)
+            content = self._content(seed, last_user, fmt, images, ctx, others)
         return self._respond("chat", model, text, req, options, started, prompt_tokens,
                              thinking, content, tool_calls, ctx)
+
+    @staticmethod
+    def _calls_with_format(model: LocalModel, fmt: Any, think: bool) -> bool:
+        """Whether a model may still call tools under ``format``, as with a real Ollama.
+
+        Its ChatHandler (server/routes.go) runs the tool parser whatever ``format`` is,
+        but ``format`` makes every token fit the JSON grammar or the schema
+        (llm/llama_server.go). So calls still come where the call is a JSON object
+        (``format: "json"`` and a template whose calls are bare objects, llama3.x: the
+        grammar's one object is one call), or where the format waits for the thinking
+        to end and the built-in parser's call is not content (gpt-oss's harmony, unless
+        ``think`` is false: then the format applies at once). A
+        schema, or a tag JSON cannot start with (qwen's ``<tool_call>``), gives the
+        JSON answer and no calls.
+        """
+        if not fmt or (think and model.spec.family in ("gptoss", "gpt-oss")):
+            return True
+        return fmt == "json" and _templates.tool_call_tag(model.template) == "{"
 
     @staticmethod
     def _sampling(options: dict[str, Any]) -> dict[str, Any]:

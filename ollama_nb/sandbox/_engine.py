@@ -161,15 +161,23 @@ def thinking_text(seed: int, prompt: str) -> str:
     return " ".join(p.format(**_slots(rng, words)) for p in picks)
 
 
-def tool_result_text(seed: int, tool_name: str, result: str, question: str) -> str:
-    """The answer after a ``role: tool`` message: it uses the tool's result."""
+def tool_result_text(seed: int, results: Sequence[tuple[str, str]], question: str) -> str:
+    """The answer after the ``role: tool`` messages of a turn: it uses every result.
+
+    ``results`` are ``(tool_name, content)`` in the order the messages came (a real
+    model reads them all, not only the last one).
+    """
     rng = random.Random(seed)
     words = keywords(question)
     topic = " and ".join(words[:2]) if words else "your question"
-    who = f"the {tool_name} tool" if tool_name else "the tool"
+    parts = []
+    for i, (tool_name, result) in enumerate(results or [("", "")]):
+        who = f"the {tool_name} tool" if tool_name else "the tool"
+        lead = "According to" if i == 0 else "And according to"
+        parts.append(f"{lead} {who}, the result is: {result.strip()}")
     return (
-        f"According to {who}, the result is: {result.strip()} "
-        f"{rng.choice(['So', 'That means', 'In other words'])}, that answers {topic}."
+        " ".join(parts)
+        + f" {rng.choice(['So', 'That means', 'In other words'])}, that answers {topic}."
     )
 
 

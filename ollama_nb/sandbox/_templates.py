@@ -268,3 +268,32 @@ def thinking_tags(template: str) -> tuple[str, str]:
 
     visit(_parse(template), False)
     return tags[0], tags[1]
+
+
+_TOOL_CALLS_IF = re.compile(r"\{\{-?\s*(?:else\s+)?if\s[^}]*\.ToolCalls\b[^}]*?-?\}\}")
+
+
+@functools.lru_cache(maxsize=256)
+def tool_call_tag(template: str) -> str:
+    """The text a model's tool calls start with, read from its template as Ollama's
+    generic tool parser reads it (tools/template.go ``parseTag``): the first non-blank
+    text inside the ``if .ToolCalls`` block, cut before any ``{``; ``"{"`` (every JSON
+    object may be a call, as in llama3.x) when there is none."""
+    found = _TOOL_CALLS_IF.search(template)
+    if found is None:
+        return "{"
+    depth = 0
+    pos = found.end()
+    for match in _ACTION_RE.finditer(template, pos):
+        text = template[pos:match.start()].strip()
+        if text:
+            return text.split("{", 1)[0].strip() or "{"
+        pos = match.end()
+        word = (match.group(2).strip().split(None, 1) or [""])[0]
+        if word in ("if", "range", "with"):
+            depth += 1
+        elif word == "end" and depth:
+            depth -= 1
+        elif word != "else" or not depth:
+            return "{"  # the block ends, or a value is printed, before any text
+    return "{"
