@@ -64,3 +64,30 @@ def test_ask_with_a_schema_and_a_chat(ollama_sandbox: Any) -> None:
     with pytest.raises(onb.InvalidArgumentError, match="schema= or format="):
         onb.ask("hi", model="llama3.2", schema=City, format="json", host=ollama_sandbox.url)
     chats.clear()
+
+
+def test_ask_with_two_tools_runs_both_calls_of_one_turn(ollama_sandbox: Any) -> None:
+    ran: list[tuple[str, str]] = []
+
+    def get_weather(city: str) -> str:
+        """Get the weather in a city."""
+        ran.append(("get_weather", city))
+        return f"rain, 11 °C in {city}"
+
+    def get_time(city: str) -> str:
+        """Get the local time in a city."""
+        ran.append(("get_time", city))
+        return f"09:30 in {city}"
+
+    before = len(ollama_sandbox.requests)
+    result = onb.ask("What is the weather in Paris and what time is it in Tokyo?",
+                     model="llama3.2", tools=[get_weather, get_time], host=ollama_sandbox.url)
+    assert result.done and result.rounds == 2
+    assert ran == [("get_weather", "Paris"), ("get_time", "Tokyo")]
+    assert [(c.name, c.arguments, c.round) for c in result.tool_calls] == [
+        ("get_weather", {"city": "Paris"}, 1), ("get_time", {"city": "Tokyo"}, 1)]
+    last = ollama_sandbox.requests[-1].body["messages"]
+    assert len(ollama_sandbox.requests) - before == 2
+    assert [(m["role"], m.get("tool_name"), m["content"]) for m in last[2:]] == [
+        ("tool", "get_weather", "rain, 11 °C in Paris"), ("tool", "get_time", "09:30 in Tokyo")]
+    assert result.text.index("rain, 11 °C in Paris") < result.text.index("09:30 in Tokyo")

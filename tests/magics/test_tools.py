@@ -138,6 +138,27 @@ def test_two_tools_in_one_turn_run_in_order(ip: InteractiveShell, scripted: Scri
     assert len(messages[1]["tool_calls"]) == 2
 
 
+def test_two_tools_in_one_turn_against_the_sandbox(shell: InteractiveShell,
+                                                  ollama_sandbox: Any) -> None:
+    with capture_output() as cap:
+        run(shell, "%%ollama llama3.2 --tools get_weather,get_time\n"
+                   "What is the weather in Paris and what time is it in Tokyo?")
+    result = shell.user_ns["_ollama"]
+    assert shell.user_ns["calls"] == [("get_weather", "Paris", "celsius"), ("get_time", "Tokyo")]
+    assert [(c.name, c.arguments, c.round) for c in result.tool_calls] == [
+        ("get_weather", {"city": "Paris"}, 1), ("get_time", {"city": "Tokyo"}, 1)]
+    first, second = chat_bodies(ollama_sandbox)
+    assert [m["role"] for m in second["messages"]] == ["user", "assistant", "tool", "tool"]
+    assert [(m["tool_name"], m["content"]) for m in second["messages"][2:]] == [
+        ("get_weather", "sunny and 21 degrees celsius in Paris"), ("get_time", "14:05 in Tokyo")]
+    assert result.done and result.rounds == 2
+    text = result.text
+    assert text.index("sunny and 21 degrees celsius in Paris") < text.index("14:05 in Tokyo")
+    plain = cap.outputs[-1].data["text/plain"]
+    assert plain.index("🔧 get_weather(city='Paris')") < plain.index("🔧 get_time(city='Tokyo')")
+    assert plain.index("🔧 get_time") < plain.index("14:05 in Tokyo", plain.index("According to"))
+
+
 def test_the_round_limit_keeps_the_work_and_says_so(shell: InteractiveShell,
                                                    ollama_sandbox: Any) -> None:
     with capture_output() as cap:
