@@ -17,6 +17,25 @@ sink; it may also define ``attach(stream)`` (to close the stream from another th
 ``steps(items)``: called with :attr:`Outcome.steps` (what the model said before its tool
 calls, and the calls) each time it changes, which is when a call starts and when it ends;
 the text fed before that belongs to the steps from then on.
+
+Tools and ``format``
+--------------------
+On a real Ollama ``format`` is a grammar every generated token must fit
+(llm/llama_server.go), so a schema, or a model whose call tag is not ``{`` (qwen's
+``<tool_call>``), could never call a tool if ``format`` went with ``tools``. With both,
+the tool rounds go without ``format``; when the model answers without tool calls, that
+free answer becomes a step (shown above the answer, the thinking with it) and the loop
+asks once more, with the conversation as the free answer found it (the question, the
+calls and every tool result), ``format`` set and no tools, for the structured answer:
+that one is :attr:`Outcome.text`, and ends :attr:`Outcome.messages` (which so reads as a
+conversation should: calls, results, the answer; the free answer is only in the steps,
+unless the structured request fails before anything arrives: then it ends the messages).
+The extra request counts in :attr:`Outcome.rounds` but not against ``max_rounds``, which
+bounds the requests that may call tools, so a structured answer can always come (rounds
+may then be ``max_rounds + 1``). When the limit is reached while the model still asks for
+tools, the loop ends as it does without ``format``: the calls are not run, there is no
+structured request, and the note says so. Without tools nothing changes: one request,
+``format`` in it; and ``tools`` without ``format`` are the loop above.
 """
 
 from __future__ import annotations
@@ -79,7 +98,7 @@ def _turn(client: Any, endpoint: str, kwargs: dict[str, Any], stream: bool, sink
           out: Outcome) -> list[Any]:
     """One request: feed the sink, fill ``out.text/thinking/final``; the model's tool calls."""
     call = getattr(client, endpoint)
-    out.final = None
+    out.final, out.text, out.thinking = None, "", ""  # a request that fails says nothing
     if not stream:
         final = call(**kwargs, stream=False)
         out.text, out.thinking = _pieces(final, endpoint)
@@ -117,15 +136,18 @@ def converse(client: Any, endpoint: str, kwargs: dict[str, Any], *, stream: bool
     Never raises for the server or an interrupt: ``Outcome.failure`` holds the error
     (OllamaError or KeyboardInterrupt) for the caller to raise after keeping the partial.
     """
+    held = None
     if tools is not None:
         if endpoint != "chat":
             raise InvalidArgumentError("tools need the chat endpoint (messages=)")
         if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or max_rounds < 1:
             raise InvalidArgumentError(f"max_rounds must be a positive integer, got {max_rounds!r}")
-        kwargs = {**kwargs, "tools": tools.schemas}
+        held = kwargs.get("format")  # held back for the structured request after the tools
+        kwargs = {**{k: v for k, v in kwargs.items() if k != "format"}, "tools": tools.schemas}
     out = Outcome()
     history = list(kwargs.get("messages") or [])
     said = True  # the current answer is in out.messages
+    free: dict[str, Any] | None = None  # the answer before the structured one
     try:
         while True:
             out.rounds += 1
@@ -136,8 +158,21 @@ def converse(client: Any, endpoint: str, kwargs: dict[str, Any], *, stream: bool
                 out.incomplete = True
             message = _said(out, endpoint, calls)
             said = True
-            if tools is None or not calls or out.final is None or out.interrupted:
+            if tools is None or free is not None or out.final is None or out.interrupted:
                 break
+            if not calls:
+                if held is None:
+                    break
+                if _stop(sink):
+                    out.interrupted = True
+                    break
+                free = out.messages.pop()
+                if out.text or out.thinking:
+                    out.steps.append(free)
+                    _show(out, sink)
+                kwargs = {**{k: v for k, v in kwargs.items() if k != "tools"}, "format": held,
+                          "messages": history + [_wire(m) for m in out.messages]}
+                continue
             if message is not None and (out.text or out.thinking):
                 out.steps.append(message)
             runs = [tools.start(c, out.rounds) for c in calls]
@@ -165,7 +200,8 @@ def converse(client: Any, endpoint: str, kwargs: dict[str, Any], *, stream: bool
     except OllamaError as exc:
         out.failure = exc
     if not said:  # a failure in the middle of an answer: keep what arrived
-        _said(out, endpoint, [])
+        if _said(out, endpoint, []) is None and free is not None:
+            out.messages.append(free)  # the structured answer never came: keep the free one
     return out
 
 

@@ -169,6 +169,8 @@ class LiveAnswer:
                 step = self._steps[self._printed]
                 if not isinstance(step, dict):
                     sys.stdout.write(tool_call_text(step) + "\n")
+                elif str(step.get("content") or "").strip():  # it was printed as it came
+                    sys.stdout.write("\n")
                 self._printed += 1
             sys.stdout.flush()
         self._dirty = True
