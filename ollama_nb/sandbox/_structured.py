@@ -511,12 +511,16 @@ def choose_tools(tools: Sequence[Any], text: str) -> list[tuple[str, dict[str, A
     """The calls a model makes for a prompt: every tool it names, in the prompt's order,
     each filled from its own part of the prompt; one tool asked about several places or
     people ("weather in Paris and Rome") is called once for each. A prompt that names
-    no tool gets one call to the tool that matches it best."""
+    no tool gets one call to the tool that matches it best, and a prompt that shares no
+    word with any tool (its name, its description, the words of its topic) gets none: the
+    model answers it."""
     fns = _functions(tools)
     if not fns:
         return []
     named = sorted(((pos, i, fn) for i, fn in enumerate(fns)
                     if (pos := _mention(fn, text)) is not None), key=lambda t: (t[0], t[1]))
+    if not named and _best_match(fns, text) is None:
+        return []
     if len(named) >= 2:
         calls = []
         for k, (pos, _, fn) in enumerate(named):
@@ -525,7 +529,7 @@ def choose_tools(tools: Sequence[Any], text: str) -> list[tuple[str, dict[str, A
             calls.append((str(fn["name"]), fill_args(_params(fn), text[start:end], text,
                                                      _vocabulary(fn))))
         return calls
-    fn = named[0][2] if named else _best_match(fns, text)
+    fn = named[0][2] if named else _best_match(fns, text) or fns[0]
     params = _params(fn)
     each = _one_call_per_name(params, text, _vocabulary(fn))
     if each:
@@ -548,15 +552,16 @@ _RELATED = {
 }
 
 
-def _best_match(fns: list[dict[str, Any]], text: str) -> dict[str, Any]:
+def _best_match(fns: list[dict[str, Any]], text: str) -> dict[str, Any] | None:
+    """The tool whose words the prompt shares most (the first on a tie); None if none."""
     words = set(_WORD_RE.findall(text.lower()))
-    best: tuple[int, int] | None = None
-    chosen = fns[0]
+    best: tuple[int, int] = (0, 0)
+    chosen = None
     for i, fn in enumerate(fns):
         vocab = _vocabulary(fn)
         vocab |= {w for topic, related in _RELATED.items() if topic in vocab for w in related}
         score = (len(vocab & words), -i)
-        if best is None or score > best:
+        if score[0] and (chosen is None or score > best):
             best, chosen = score, fn
     return chosen
 

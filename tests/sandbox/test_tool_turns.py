@@ -72,6 +72,19 @@ def test_results_of_an_earlier_turn_are_not_answered_again(ollama_sandbox):
     assert "Paris" not in text and "Tokyo" not in text
 
 
+def test_a_prompt_that_has_nothing_to_do_with_the_tools_gets_an_answer_and_no_call(
+        ollama_sandbox):
+    msg = _chat(ollama_sandbox.url, "llama3.2",
+                [{"role": "user", "content": "Write a haiku about autumn leaves"}],
+                tools=[WEATHER, TIME])
+    assert "tool_calls" not in msg and msg["content"]
+    # a word of a tool's topic is enough for a call ("umbrella" is about the weather)
+    msg = _chat(ollama_sandbox.url, "llama3.2",
+                [{"role": "user", "content": "Do I need an umbrella in Oslo?"}],
+                tools=[WEATHER, TIME])
+    assert [c["function"]["name"] for c in msg["tool_calls"]] == ["get_weather"]
+
+
 # --- tools with format -----------------------------------------------------------------------
 
 CITY = {"type": "object", "properties": {"city": {"type": "string"},
