@@ -91,3 +91,52 @@ def test_ask_with_two_tools_runs_both_calls_of_one_turn(ollama_sandbox: Any) -> 
     assert [(m["role"], m.get("tool_name"), m["content"]) for m in last[2:]] == [
         ("tool", "get_weather", "rain, 11 °C in Paris"), ("tool", "get_time", "09:30 in Tokyo")]
     assert result.text.index("rain, 11 °C in Paris") < result.text.index("09:30 in Tokyo")
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    temperature: float
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_ask_with_tools_and_a_schema_parses_an_answer_built_from_the_tool(
+        ollama_sandbox: Any, stream: bool) -> None:
+    ran: list[str] = []
+
+    def get_weather(city: str) -> str:
+        """Get the current weather in a city."""
+        ran.append(city)
+        return f"rain, 14 °C in {city}"
+
+    result = onb.ask("What is the weather in Paris?", model="qwen3", tools=[get_weather],
+                     schema=Weather, stream=stream, host=ollama_sandbox.url)
+    assert ran == ["Paris"] and [c.result for c in result.tool_calls] == ["rain, 14 °C in Paris"]
+    assert isinstance(result.parsed, Weather)
+    assert result.parsed == Weather(city="Paris", temperature=14)  # the tool's value
+    assert result.rounds == 3 and result.done and result.error is None
+    assert set(result.request["format"]["properties"]) == {"city", "temperature"}
+    last = ollama_sandbox.requests[-1].body
+    assert last["format"] == result.request["format"] and "tools" not in last
+    free = result.steps[-1]
+    assert "rain, 14 °C in Paris" in free["content"]
+    plain = result._repr_mimebundle_()["text/plain"]
+    assert plain.index("🔧 get_weather(city='Paris')") < plain.index(free["content"]) \
+        < plain.index('"temperature"')
+    assert [m["role"] for m in result.messages] == ["assistant", "tool", "assistant"]
+
+
+def test_ask_with_tools_and_a_schema_in_a_chat_keeps_the_structured_answer(
+        ollama_sandbox: Any) -> None:
+    chats.clear()
+
+    def get_weather(city: str) -> str:
+        """Get the current weather in a city."""
+        return f"rain, 9 °C in {city}"
+
+    onb.ask("What is the weather in Oslo?", model="llama3.2", tools=[get_weather],
+            schema=Weather, chat="trip", host=ollama_sandbox.url)
+    history = chats.get("trip").messages
+    assert [m["role"] for m in history] == ["user", "assistant", "tool", "assistant"]
+    assert Weather.model_validate_json(history[-1]["content"]) == Weather(city="Oslo",
+                                                                          temperature=9)
+    chats.clear()

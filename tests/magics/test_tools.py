@@ -278,3 +278,53 @@ def test_an_answer_that_does_not_validate_names_the_field_and_keeps_the_text(
     assert result.parsed is None and result.json["age"] < 200 and result.text
     assert result.text in cap.outputs[-1].data["text/plain"].replace("\n", "").replace(" ", "") or \
         cap.outputs[-1].data["text/plain"].startswith("{")
+
+
+FORECAST = '''
+import pydantic
+class Forecast(pydantic.BaseModel):
+    city: str
+    temperature: float
+'''
+
+
+@pytest.mark.parametrize("stream", ["", " --no-stream"])
+def test_tools_with_a_schema_call_the_tool_and_parse_an_answer_built_from_it(
+        shell: InteractiveShell, ollama_sandbox: Any, stream: str) -> None:
+    run(shell, FORECAST)
+    with capture_output() as cap:
+        run(shell, f"%%ollama qwen3 --tools get_weather --schema Forecast{stream}\n"
+                   "What is the weather in Lisbon?")
+    result = shell.user_ns["_ollama"]
+    assert shell.user_ns["calls"] == [("get_weather", "Lisbon", "celsius")]
+    assert type(result.parsed).__name__ == "Forecast"
+    assert (result.parsed.city, result.parsed.temperature) == ("Lisbon", 21)  # from the tool
+    assert result.rounds == 3 and result.done and result.error is None and result.note == ""
+    first, second, third = chat_bodies(ollama_sandbox)
+    assert "format" not in first and "format" not in second and first["tools"]
+    assert third["format"]["properties"] and "tools" not in third
+    assert third["stream"] is (stream == "")
+    # the display: the call, the model's free answer as a step, then the JSON answer
+    free = result.steps[-1]["content"]
+    assert "sunny and 21 degrees celsius in Lisbon" in free
+    final = cap.outputs[-1].data
+    plain, html = final["text/plain"], final["text/html"]
+    assert plain.index("🔧 get_weather(city='Lisbon')") < plain.index(free) < plain.index('"city"')
+    assert html.index("ollama-nb-tool") < html.index(free) < html.index("&quot;temperature&quot;")
+
+
+def test_tools_with_a_schema_and_the_round_limit_say_so_and_parse_nothing(
+        shell: InteractiveShell, ollama_sandbox: Any) -> None:
+    run(shell, FORECAST)
+    with capture_output() as cap:
+        run(shell, "%%ollama llama3.2 --tools get_weather --schema Forecast --max-rounds 1\n"
+                   "What is the weather in Lisbon?")
+    result = shell.user_ns["_ollama"]
+    assert len(chat_bodies(ollama_sandbox)) == 1 and shell.user_ns["calls"] == []
+    assert result.parsed is None and "stopped after 1 rounds (the limit)" in result.note
+    assert "⚠ stopped after 1 rounds" in cap.outputs[-1].data["text/plain"]
+    with capture_output():  # one round more than the calls: the free answer, then the JSON
+        run(shell, "%%ollama llama3.2 --tools get_weather --schema Forecast --max-rounds 2\n"
+                   "What is the weather in Lisbon?")
+    result = shell.user_ns["_ollama"]
+    assert result.rounds == 3 and result.parsed.temperature == 21 and result.note == ""
