@@ -328,3 +328,18 @@ def test_tools_with_a_schema_and_the_round_limit_say_so_and_parse_nothing(
                    "What is the weather in Lisbon?")
     result = shell.user_ns["_ollama"]
     assert result.rounds == 3 and result.parsed.temperature == 21 and result.note == ""
+
+
+def test_in_a_plain_terminal_the_free_answer_and_the_json_are_separate_lines(
+        shell: InteractiveShell, ollama_sandbox: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    run(shell, FORECAST)
+    capsys.readouterr()
+    # no capture_output: the shell's own publisher, as terminal IPython streams to stdout
+    run(shell, "%%ollama llama3.2 --tools get_weather --schema Forecast\n"
+               "What is the weather in Lisbon?")
+    out = capsys.readouterr().out
+    result = shell.user_ns["_ollama"]
+    free = result.steps[-1]["content"]
+    lines = out.splitlines()
+    assert lines[0].startswith("🔧 get_weather(city='Lisbon') → sunny and 21 degrees")
+    assert lines[1] == free and lines[2] == result.text and result.parsed.temperature == 21
