@@ -273,7 +273,8 @@ HELP = """\
     --chat [NAME]  -o VAR  --no-interpolate         ({{expr}} is replaced from your namespace)
     --bg / --no-bg    the cell returns at once; the answer streams into its output, with Stop
     --tools f,g [--max-rounds N] [--confirm]   the model may call your functions f and g
-    --schema VAR: a pydantic model, dataclass, TypedDict or JSON-schema dict (-> _ollama.parsed)
+    --schema VAR: a pydantic model, dataclass, TypedDict or JSON-schema dict (-> _ollama.parsed);
+        with --tools, the tools run first, then one more request gives the structured answer
     --new-cell: the answer's first code block becomes the next cell (JupyterLab, Notebook 7)
     --compare M1,M2[,...] [--sequential]: one prompt, the answers side by side, then stats
     Put MODEL first (%%ollama MODEL --chat NAME); --images takes bytes, paths, PIL images or lists.
