@@ -313,6 +313,11 @@ class Stats:
     done_reason: str | None = None
 
     @property
+    def cut_note(self) -> str:
+        """A note when the answer stopped at ``num_predict``, for a place without the stats line."""
+        return "… stopped at num_predict" if self.done_reason == "length" else ""
+
+    @property
     def tokens_per_second(self) -> float | None:
         if self.eval_count and self.eval_seconds:
             return self.eval_count / self.eval_seconds

@@ -73,7 +73,7 @@ class _Column(LiveAnswer):
     def cut(self) -> str:
         """A note when the answer stopped at ``num_predict`` (the other stats are in the table)."""
         stats = self.result.stats if self.result is not None else None
-        return "… stopped at num_predict" if stats is not None and stats.done_reason == "length" else ""
+        return stats.cut_note if stats is not None else ""
 
     def html(self) -> str:
         if self.result is not None:  # the stats are in the table below the grid

@@ -385,11 +385,13 @@ class ChatBox(w.VBox):
             self._drop_queue()
             raise failure
         stopped = self.stop_requested.is_set() or outcome.interrupted
-        note = "⏹ stopped (partial answer)" if stopped else (f"⚠ {outcome.note}" if outcome.note else "")
+        final = outcome.final
+        stats = Stats.from_response(final, model=model) if final is not None else None
+        # the status line shows the last reply's stats only: a bubble cut by num_predict says so
+        note = "⏹ stopped (partial answer)" if stopped else (
+            f"⚠ {outcome.note}" if outcome.note else (stats.cut_note if stats else ""))
         self._keep(session, model, message, outcome, reply_view, generation, note=note)
         if generation == self._generation:  # after a clear the box is idle already
-            final = outcome.final
-            stats = Stats.from_response(final, model=model) if final is not None else None
             self._set_status("stopped" if stopped else "done", stats_line(stats) if stats else "")
         self._next_in_queue()
         last = outcome.messages[-1] if outcome.messages else {"role": "assistant", "content": ""}

@@ -67,6 +67,18 @@ def test_system_prompt_and_options_go_with_the_request(ollama_sandbox: Any, wire
     assert thinking and "<details" in box.history.children[1].value
 
 
+def test_a_reply_cut_by_num_predict_says_so_in_its_bubble(ollama_sandbox: Any, wire: Wire) -> None:
+    # the status line shows the last reply's stats only, so a cut bubble carries its own note
+    box = ChatBox("t3b", model="llama3.2", client=Client(ollama_sandbox.url),
+                  options={"num_predict": 5})
+    box.send("Tell me about rivers").result(timeout=10)
+    box.request_options["options"] = None
+    box.send("And lakes?").result(timeout=10)
+    cut, whole = box.history.children[1].value, box.history.children[3].value
+    assert "stopped at num_predict" in cut and "stopped at num_predict" not in whole
+    assert ollama_sandbox.requests[-2].body["options"] == {"num_predict": 5}
+
+
 def test_stop_ends_the_reply_and_keeps_the_partial_text(ollama_sandbox: Any, wire: Wire) -> None:
     ollama_sandbox.token_delay = 0.05
     box = ChatBox("t4", model="llama3.2", client=Client(ollama_sandbox.url), interval=0.02)
