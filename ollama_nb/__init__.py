@@ -38,6 +38,8 @@ _EXPORTS: dict[str, str] = {
     "plot_projection": ".frames",
     "map_prompts": ".frames",
     "wait": ".magics._background",
+    "prompt_log": ".frames",
+    "record": "._record",
 }
 
 __all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension", "__version__"])
@@ -51,8 +53,9 @@ if TYPE_CHECKING:  # pragma: no cover
                           InvalidArgumentError, ModelNotFoundError, OllamaError, OllamaTimeout,
                           ResponseError, SchemaError, StreamError)
     from .client._hosts import Hosts
-    from .frames import (embed, map_prompts, models, nearest, plot_projection, project, running,
-                         similarity)
+    from ._record import record
+    from .frames import (embed, map_prompts, models, nearest, plot_projection, project,
+                         prompt_log, running, similarity)
     from .magics._background import wait
 
 
@@ -73,7 +76,14 @@ def load_ipython_extension(ipython: Any) -> None:
     """Register the ``%ollama`` magics (called by ``%load_ext ollama_nb``)."""
     from .magics import load
 
-    load(ipython)
+    load(ipython, recorder=_recorder)
+
+
+def _recorder(*args: Any, **kwargs: Any) -> Any:
+    """``%ollama record`` (its module, with the proxy, loads on first use)."""
+    from ._record import magic_recorder
+
+    return magic_recorder(*args, **kwargs)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

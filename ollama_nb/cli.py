@@ -1,4 +1,4 @@
-"""The ``ollama-nb`` command: ``sandbox`` and ``demo`` subcommands."""
+"""The ``ollama-nb`` command: ``sandbox``, ``proxy`` and ``demo`` subcommands."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     from ._demo import add_demo_parser
-    from .sandbox.cli import add_sandbox_parser
+    from .sandbox.cli import add_proxy_parser, add_sandbox_parser
 
     add_sandbox_parser(sub)
+    add_proxy_parser(sub)
     add_demo_parser(sub)
     return parser
 

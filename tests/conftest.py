@@ -4,10 +4,18 @@ pytest plugin (entry point `pytest11`), exactly as users' own suites get it."""
 from __future__ import annotations
 
 import gc
+import os
 import signal
+import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Files ollama_nb writes (the prompt log, the map_prompts cache) go to a folder of this
+    run, never to the home directory; kernels and subprocesses inherit it."""
+    os.environ["OLLAMA_NB_CACHE_DIR"] = tempfile.mkdtemp(prefix="ollama-nb-tests-")
 
 
 @pytest.fixture

@@ -49,6 +49,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..client._errors import HostsDownError, InvalidArgumentError
+from ..client._promptlog import log_answer
+from ..client._provenance import provenance
 from ..client._schema import Schema, type_ok
 from ..client._session import session
 from ._spread import AllDown, Done, Progress, Spread, pull_missing, targets
@@ -262,10 +264,16 @@ def map_prompts(
     if pull and todo:
         pull_missing("map_prompts", target, model)
 
+    sent = {"model": model, **{k: v for k, v in (*request.items(), ("keep_alive", keep_alive))
+                               if v is not None}}
+
     def ask(http: Client, prompt: str) -> tuple[str, int]:
         reply = http.generate(model, prompt, system=system, format=schema_dict, options=request["options"],
                               think=think, keep_alive=keep_alive, stream=False)
         text = reply.response
+        body = {**sent, "prompt": prompt}
+        log_answer("map_prompts", body, provenance(http, "/api/generate", body, reply.raw),
+                   answer=text, thinking=reply.raw.get("thinking") or "")
         if store is not None and (typed is None or typed.problem(text) is None):
             store.put(_key(http.base_url, model, prompt, request), {"response": text})
         return text, int(reply.raw.get("eval_count") or 0)
@@ -310,7 +318,9 @@ def map_prompts(
     result, problems = _assemble(index, prompts, answers, errors, typed)
     failed = sum(p in problems for p in prompts)
     result.attrs.update({"model": model, "rows": len(prompts), "asked": len(todo),
-                         "cached": cached, "failed": failed, "hosts": spread.summary()})
+                         "cached": cached, "failed": failed, "hosts": spread.summary(),
+                         "provenance": spread.provenance("/api/generate", sent, asked=len(todo),
+                                                         cached=cached)})
     if failed:
         first = next(problems[p] for p in prompts if p in problems)
         warnings.warn(f"map_prompts: {failed} of {len(prompts)} rows failed (first: {first}); "

@@ -19,23 +19,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
+
+from ..client._promptlog import default_cache_dir
 
 __all__ = ["AnswerCache", "cache_key", "default_cache_dir"]
 
 FILENAME = "map_prompts.sqlite3"
-
-
-def default_cache_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Where the cache lives (see the module docstring for the order)."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("OLLAMA_NB_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "ollama_nb"
 
 
 def cache_key(**parts: Any) -> str:

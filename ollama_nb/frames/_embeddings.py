@@ -252,6 +252,7 @@ def embed(
         bar.close()
     assert out is not None
     attrs["hosts"] = spread.summary()
+    attrs["provenance"] = spread.provenance("/api/embed", body, texts=len(send))
     return _frame(out, index, codes, first_row, empty_code, in_order, attrs)
 
 

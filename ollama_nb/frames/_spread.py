@@ -30,7 +30,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -276,6 +276,16 @@ class Spread:
     def summary(self) -> list[dict[str, Any]]:
         """What each host did: rows, errors, last error, tokens, seconds, tokens/s, state."""
         return [h.summary() for h in self.hosts]
+
+    def provenance(self, endpoint: str, body: Mapping[str, Any], **counts: Any) -> dict[str, Any]:
+        """The run's provenance over the hosts that answered (the first host if none had to)."""
+        from ..client._provenance import run_provenance
+
+        used = [h.client for h in self.hosts if h.rows] or [self.hosts[0].client]
+        tokens = sum(h.tokens for h in self.hosts)
+        return run_provenance(used, endpoint, body, **counts,
+                              **{"prompt_eval_count" if endpoint == "/api/embed"
+                                 else "eval_count": tokens})
 
     def rates(self) -> str:
         """``host rate/s`` for each host, for a progress bar (only when there are several)."""

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["load", "unload"]
+__all__ = ["RECORDER", "load", "unload"]
+
+#: ``%ollama record``'s seam, filled by the package when the extension loads (the recorder
+#: lives beside the sandbox, which the magics may not import): ``record(FILE, append=)``
+#: starts recording the session's traffic, ``record(None)`` stops it, ``record(...)`` says
+#: what is recording.
+RECORDER: dict[str, Any] = {}
 
 
-def load(ip: Any) -> None:
+def load(ip: Any, recorder: Any = None) -> None:
     """Register an ``OllamaMagics`` instance on ``ip`` (so ``%config OllamaMagics`` works)."""
     from ._magics import OllamaMagics
 
+    if recorder is not None:
+        RECORDER["record"] = recorder
     if any(isinstance(c, OllamaMagics) for c in ip.configurables):
         return
     ip.register_magics(OllamaMagics(shell=ip))

@@ -28,7 +28,9 @@ from ..client import _session
 from ..client._chat import chats
 from ..client._errors import ModelNotFoundError, OllamaError, ResponseError, StreamError
 from ..client._hosts import Hosts
+from ..client._provenance import forget
 from ..display._interrupt import one_line_interrupt
+from . import RECORDER
 from ._context import MagicSettings, client_for
 from ._interpolate import interpolate
 from ._parse import HELP, SUBCOMMANDS, check_alias, split, subcommand_parser
@@ -230,7 +232,11 @@ class Commands:
         if name == "embed" and cell is not None and args.source is not None:
             raise UsageError("use either the cell's lines or --from VAR, not both")
         method = getattr(self, f"do_{name}")
-        return method(args, cell)
+        try:
+            return method(args, cell)
+        finally:
+            if name in ("pull", "create", "cp", "rm"):  # a model's digest may have changed
+                forget(self._client(args).base_url)
 
     def _client(self, args: Any) -> Any:
         return client_for(getattr(args, "host", None))
@@ -452,6 +458,32 @@ class Commands:
         return None
 
     # ------------------------------------------------------------------ widgets
+
+    # ------------------------------------------------------------------ reproducibility
+
+    def do_log(self, args: Any, cell: str | None) -> Any:
+        from ..client import _promptlog
+
+        if args.switch is not None:
+            _promptlog.set_enabled(args.switch)
+            print(f"prompt log {'on' if args.switch else 'off'}: {_promptlog.log_path()}")
+            return None
+        if args.n < 1:
+            raise UsageError(f"-n must be a positive number, got {args.n}. Usage: "
+                             + SUBCOMMANDS["log"])
+        return _frames().prompt_log(args.n, search=args.search, model=args.model)
+
+    def do_record(self, args: Any, cell: str | None) -> Any:
+        recorder = RECORDER.get("record")
+        if recorder is None:  # pragma: no cover - set when the extension is loaded
+            raise UsageError("recording needs the extension: %load_ext ollama_nb")
+        if args.stop:
+            if args.file:
+                raise UsageError("give FILE or --stop, not both. Usage: " + SUBCOMMANDS["record"])
+            return recorder(None)
+        if not args.file:
+            return recorder(...)  # the recording in progress, if any
+        return recorder(args.file, append=args.append)
 
     def do_picker(self, args: Any, cell: str | None) -> Any:
         try:

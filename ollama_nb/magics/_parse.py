@@ -254,6 +254,8 @@ SUBCOMMANDS: dict[str, str] = {
     "hosts": "%ollama hosts [URL[=N] ...] [--concurrency N] [--clear]",
     "status": "%ollama status",
     "chat": "%ollama chat [NAME] [--reset | --history | --save PATH]",
+    "log": "%ollama log [-n N] [--search TEXT] [--model M] [--on | --off]",
+    "record": "%ollama record FILE [--append] | %ollama record --stop",
     "picker": "%ollama picker",
     "chatbox": "%ollama chatbox [NAME] [-m MODEL]",
     "stop": "%ollama stop [all | N]",
@@ -295,7 +297,7 @@ def subcommand_parser(name: str) -> MagicParser:
     """The parser for one subcommand's arguments (after the subcommand word)."""
     p = MagicParser(prog=f"%ollama {name}", short_usage=SUBCOMMANDS[name])
     host_option = name not in ("model", "host", "hosts", "help", "chat", "picker", "chatbox",
-                               "stop")
+                               "stop", "log", "record")
     if host_option:
         p.add_argument("--host", default=None)
     if name in ("show", "pull", "push", "rm"):
@@ -327,6 +329,17 @@ def subcommand_parser(name: str) -> MagicParser:
         action.add_argument("--reset", action="store_true")
         action.add_argument("--history", action="store_true")
         action.add_argument("--save", default=None, metavar="PATH")
+    if name == "log":
+        p.add_argument("-n", type=int, default=20, metavar="N")
+        p.add_argument("--search", default=None, metavar="TEXT")
+        p.add_argument("--model", "-m", default=None)
+        switch = p.add_mutually_exclusive_group()
+        switch.add_argument("--on", dest="switch", action="store_const", const=True)
+        switch.add_argument("--off", dest="switch", action="store_const", const=False)
+    if name == "record":
+        p.add_argument("file", nargs="?", default=None, metavar="FILE")
+        p.add_argument("--append", action="store_true")
+        p.add_argument("--stop", action="store_true")
     if name == "chatbox":
         p.add_argument("chat_name", nargs="?", default="default", metavar="NAME")
         p.add_argument("-m", "--model", default=None)

@@ -34,6 +34,8 @@ class OllamaResult:
     error, seconds, round) and ``text`` is the final answer; ``messages`` holds what the
     exchange added to the conversation (assistant turns, tool results). With a schema,
     ``parsed`` is the validated answer (a pydantic / dataclass instance, or plain data).
+    ``provenance`` says where it came from (``model``, ``digest``, ``options``, ``seed``,
+    ``host``, ``server_version``, counts; see docs/reproducibility.md).
     """
 
     text: str = ""
@@ -52,8 +54,14 @@ class OllamaResult:
     error: str | None = None
     fmt: str = "markdown"
     chat: str | None = None  # name of the chat session, if any
+    provenance: dict[str, Any] = field(default_factory=dict)  # model digest, settings, server
     # the background answer filling this result (None: a foreground one, complete)
     background: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The display metadata that keeps the provenance in a saved notebook."""
+        return {"ollama_nb": {"provenance": self.provenance}} if self.provenance else {}
 
     @property
     def pending(self) -> bool:

@@ -187,11 +187,13 @@ class LiveAnswer:
             self.view.update(text, thinking)
         self._dirty = False
 
-    def finish(self, bundle: dict[str, str], result: Any = None, tail: str = "") -> None:
+    def finish(self, bundle: dict[str, str], result: Any = None, tail: str = "",
+               metadata: dict[str, Any] | None = None) -> None:
         """Send the final bundle (always, exactly once; it replaces a shown view), then hand
         the result to the view.
 
         With ``stdout`` the answer is already printed: only ``tail`` (status, stats) follows.
+        ``metadata`` goes with the final bundle (a saved notebook keeps it: the provenance).
         """
         if self.finished:
             return
@@ -205,10 +207,10 @@ class LiveAnswer:
             sys.stdout.write("\n" + (f"\n{tail}\n" if tail else ""))
             sys.stdout.flush()
         elif self.handle is not None:
-            self.handle.update(bundle, raw=True)
+            self.handle.update(bundle, raw=True, metadata=metadata or None)
             self.updates += 1
         elif bundle:
-            display(bundle, raw=True)
+            display(bundle, raw=True, metadata=metadata or None)
         if self.view is not None:
             try:
                 self.view.finish(result)

@@ -1,4 +1,5 @@
-"""``ollama-nb sandbox``: run the sandbox in the foreground until Ctrl-C."""
+"""``ollama-nb sandbox`` and ``ollama-nb proxy``: run the sandbox, or a recording proxy, in the
+foreground until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -41,8 +42,65 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-llm", action="store_true",
                         help="answer smollm2:135m with the deterministic text engine even when "
                              "llama-cpp-python and the SmolLM2 weights are installed")
+    parser.add_argument("--replay", default=None, metavar="FILE",
+                        help="serve the responses recorded in this cassette byte for byte "
+                             "(ollama-nb proxy --record FILE); other requests are an error")
+    parser.add_argument("--replay-fallback", action="store_true",
+                        help="with --replay: let the built-in engines answer requests that "
+                             "are not in the cassette")
     parser.set_defaults(func=run)
     return parser
+
+
+def add_proxy_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``proxy`` subcommand (sets ``func``)."""
+    parser = subparsers.add_parser(
+        "proxy", help="record a real Ollama's answers through a loopback reverse proxy",
+        description="Forward every request to --upstream and write each exchange to a "
+                    "cassette (one JSON object per line) that `ollama-nb sandbox --replay` "
+                    "serves back byte for byte. Credentials are forwarded, never written.")
+    parser.add_argument("--upstream", required=True, metavar="URL",
+                        help="the Ollama to record, e.g. http://127.0.0.1:11434")
+    parser.add_argument("--record", required=True, metavar="FILE", help="the cassette to write")
+    parser.add_argument("--append", action="store_true",
+                        help="add to FILE instead of starting it afresh")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
+    parser.add_argument("--port", type=int, default=11435,
+                        help="port (default 11435; 0 picks a free one)")
+    parser.set_defaults(func=run_proxy)
+    return parser
+
+
+def _serve_until_signal(url: str, stop: Any, farewell: Any) -> int:
+    """Say how to use ``url``, wait for Ctrl-C or SIGTERM, then ``stop()`` and print
+    ``farewell()``. The signals only set a flag: no KeyboardInterrupt can land between the
+    banner and the wait, so the server is always stopped cleanly."""
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"  use it:   export OLLAMA_HOST={url}   (Ctrl-C to stop)", flush=True)
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        stop()
+        print(farewell(), flush=True)
+    return 0
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    from ._proxy import RecordingProxy
+
+    try:
+        proxy = RecordingProxy(args.upstream, args.record, port=args.port, host=args.host,
+                               append=args.append).start()
+    except (ValueError, OSError) as exc:
+        print(f"ollama-nb proxy: {exc}", file=sys.stderr)
+        return 2
+    print(f"Recording proxy at {proxy.url} -> {proxy.upstream_url}", flush=True)
+    print(f"  cassette: {args.record}")
+    return _serve_until_signal(proxy.url, proxy.stop, lambda: f"proxy stopped: {proxy.count} "
+                               f"exchanges recorded in {args.record}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,17 +116,16 @@ def run(args: argparse.Namespace) -> int:
                           minilm=False if args.no_minilm else None,
                           llm=False if args.no_llm else None,
                           num_parallel=args.num_parallel, max_queue=args.max_queue,
-                          tokens_per_second=args.tokens_per_second)
+                          tokens_per_second=args.tokens_per_second, replay=args.replay,
+                          replay_fallback=args.replay_fallback)
         sandbox.start()
     except (ValueError, KeyError, OSError) as exc:
         print(f"ollama-nb sandbox: {exc}", file=sys.stderr)
         return 2
-    done = threading.Event()
-    # Ctrl-C and SIGTERM only set a flag: no KeyboardInterrupt can land between the banner
-    # and the wait loop, so the server is always stopped cleanly
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
     print(f"Ollama sandbox serving at {sandbox.url}", flush=True)
+    if sandbox.replay is not None:
+        print(f"  replaying: {args.replay} ({sandbox.replay.count} exchanges; unmatched "
+              f"requests {'answered by the engines' if args.replay_fallback else 'are errors'})")
     print(f"  installed: {', '.join(sandbox.installed()) or '(none)'}")
     for model, engine in sandbox.engines().items():
         print(f"  engine:    {model} = {engine}")
@@ -83,11 +140,4 @@ def run(args: argparse.Namespace) -> int:
     available = sorted(set(_catalogue.all_names()) - set(sandbox.installed()))
     print(f"  pullable: {', '.join(available)}")
     print(f"  /v1:      openai base_url={sandbox.url}/v1/   anthropic base_url={sandbox.url}")
-    print(f"  use it:   export OLLAMA_HOST={sandbox.url}   (Ctrl-C to stop)", flush=True)
-    try:
-        while not done.wait(0.5):
-            pass
-    finally:
-        sandbox.stop()
-        print("sandbox stopped", flush=True)
-    return 0
+    return _serve_until_signal(sandbox.url, sandbox.stop, lambda: "sandbox stopped")

@@ -4,7 +4,8 @@ Each test gets a fresh sandbox on a free loopback port, with ``OLLAMA_HOST`` set
 to its URL for the duration of the test, so code under test, the official
 ``ollama`` client and kernels started by nbval/nbclient all reach it. The marker
 ``@pytest.mark.ollama_sandbox(models=[...], token_delay=..., ...)`` passes keyword
-arguments to ``Sandbox``.
+arguments to ``Sandbox``. ``--ollama-replay FILE`` makes the fixture, and one sandbox for
+the whole run behind ``OLLAMA_HOST``, serve a recorded cassette.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def ollama_sandbox(request: pytest.FixtureRequest,
 
     marker = request.node.get_closest_marker("ollama_sandbox")
     kwargs = dict(marker.kwargs) if marker else {}
+    replay = request.config.getoption("--ollama-replay", default=None)
+    if replay and "replay" not in kwargs:
+        kwargs.update(replay=replay, replay_fallback=request.config.getoption(
+            "--ollama-replay-fallback", default=False))
     with Sandbox(port=0, **kwargs) as sandbox:
         monkeypatch.setenv("OLLAMA_HOST", sandbox.url)
         yield sandbox
@@ -46,19 +51,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--ollama-sandbox", action="store_true", default=False,
         help="start one ollama_nb sandbox for the whole run and point OLLAMA_HOST at it "
              "(for nbval notebooks, whose kernels inherit the environment)")
+    group.addoption(
+        "--ollama-replay", default=None, metavar="FILE",
+        help="serve the responses recorded in this cassette (ollama-nb proxy --record FILE) "
+             "from the ollama_sandbox fixture and from one sandbox for the whole run that "
+             "OLLAMA_HOST points at; other requests are an error")
+    group.addoption(
+        "--ollama-replay-fallback", action="store_true", default=False,
+        help="with --ollama-replay: the sandbox's engines answer requests not in the cassette")
 
 
 _SESSION_SANDBOX: list[Sandbox] = []
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if not session.config.getoption("--ollama-sandbox", default=False):
+    config = session.config
+    replay = config.getoption("--ollama-replay", default=None)
+    if not (config.getoption("--ollama-sandbox", default=False) or replay):
         return
     import os
 
     from .server import Sandbox
 
-    sandbox = Sandbox(port=0)
+    sandbox = Sandbox(port=0, replay=replay,
+                      replay_fallback=config.getoption("--ollama-replay-fallback", default=False))
     sandbox.start()
     _SESSION_SANDBOX.append(sandbox)
     os.environ["OLLAMA_HOST"] = sandbox.url
@@ -71,5 +87,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     if _SESSION_SANDBOX:
-        return f"ollama_nb sandbox: {_SESSION_SANDBOX[0].url} (OLLAMA_HOST)"
+        sandbox = _SESSION_SANDBOX[0]
+        replay = f", replaying {sandbox.replay.path}" if sandbox.replay is not None else ""
+        return f"ollama_nb sandbox: {sandbox.url} (OLLAMA_HOST{replay})"
     return None

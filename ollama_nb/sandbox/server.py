@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import os
 import select
 import socket
 import threading
@@ -114,13 +115,14 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    def __init__(self, address: tuple[str, int], sandbox: Any,
+                 handler: type[BaseHTTPRequestHandler] | None = None) -> None:
+        self.sandbox = sandbox  # the Sandbox (or the RecordingProxy) it serves
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
+        super().__init__(address, handler or _Handler)
 
     # open connections are tracked so that stop() can cut them, as a dying server does
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -284,13 +286,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             if path.startswith("/_sandbox/"):
-                self._control(path, raw)
+                # what the recorded server said of its engines, if it was asked (connect())
+                if not (self.server.sandbox.replay is not None and path == "/_sandbox/engines"
+                        and self._replay(path, raw, quiet=True)):
+                    self._control(path, raw)
                 return
             if not self._host_allowed():
                 self._send_body(403, b"", None)
                 return
             if self.command == "OPTIONS":
                 self._start(204, None, 0)
+                return
+            if self.server.sandbox.replay is not None and self._replay(path, raw):
                 return
             route = self._route(path)
             if route is None:
@@ -319,6 +326,51 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._drop()
             raise
+
+    # ---- replay ----
+    def _replay(self, path: str, raw: bytes, *, quiet: bool = False) -> bool:
+        """Answer from the cassette; False when the sandbox's engines should answer instead
+        (``replay_fallback``, or a control request that was not recorded: ``quiet``)."""
+        from ._cassette import NoMatch, request_record
+
+        sandbox = self.server.sandbox
+        try:
+            exchange = sandbox.replay.take(self.command, self.path, raw)
+        except NoMatch as miss:
+            if quiet or sandbox.replay_fallback:
+                return False
+            body = request_record(self.command, path, raw).get("body")
+            self._record = RequestRecord(self.command, path, body, None, None,
+                                         faults=("replay-miss",))
+            sandbox._log(self._record)
+            self._send_json(400, {"error": str(miss)})
+            return True
+        body = exchange.request.get("body")
+        model = body.get("model") if isinstance(body, dict) else None
+        self._record = RequestRecord(self.command, path, body, None,
+                                     model if isinstance(model, str) else None,
+                                     faults=("replayed",),
+                                     headers={k.lower(): v for k, v in self.headers.items()})
+        sandbox._log(self._record)
+        self.send_response_only(exchange.status)
+        self.send_header("Date", formatdate(usegmt=True))
+        for name, value in exchange.headers.items():
+            self.send_header(name, value)
+        self._record.status = exchange.status
+        if exchange.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for chunk in exchange.chunks:
+                self._chunk(chunk)
+            self._end_chunks()
+        else:
+            body_bytes = exchange.body
+            self.send_header("Content-Length", str(len(body_bytes)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self._write(body_bytes)
+            self._flush()
+        return True
 
     @staticmethod
     def _route(path: str) -> str | None:
@@ -629,6 +681,11 @@ class Sandbox:
     ``tokens_per_second`` makes each generated token, and each embedded input token,
     take that share of a second in its slot (None = no compute time). ``scheduler``
     counts ``running``, ``queued``, ``peak`` and ``rejected`` requests.
+
+    ``replay``: a cassette (``ollama-nb proxy --record FILE``, ``onb.record(FILE)``) whose
+    recorded responses are served byte for byte to requests of the same meaning; any other
+    request is a 400 naming what differs from the closest recorded one, unless
+    ``replay_fallback`` lets the engines answer it (see docs/sandbox.md).
     """
 
     def __init__(self, port: int = 0, models: Sequence[str] | None = None,
@@ -636,7 +693,9 @@ class Sandbox:
                  pull_delay: float = 0.0, keep_alive: float = 300.0,
                  minilm: bool | None = None, llm: bool | None = None,
                  num_parallel: int | None = None, max_queue: int = 512,
-                 tokens_per_second: float | None = None) -> None:
+                 tokens_per_second: float | None = None,
+                 replay: str | os.PathLike[str] | None = None,
+                 replay_fallback: bool = False) -> None:
         if host not in _LOOPBACK:
             raise ValueError(f"the sandbox listens on loopback only, not {host!r}; "
                              "use 127.0.0.1 or ::1")
@@ -664,6 +723,12 @@ class Sandbox:
             # staggered ages, newest first in the given order, like a real model folder
             self.store.install(name, modified_at=now - age * 86_400 - 3_600)
         self._keep_alive = keep_alive
+        self.replay: Any = None
+        self.replay_fallback = bool(replay_fallback)
+        if replay is not None:
+            from ._cassette import Replay
+
+            self.replay = Replay(replay)
         self._api = Api(self.store, keep_alive_default=keep_alive, embedder=self._embedder,
                         text_engine=self._text_engine)
 
@@ -675,10 +740,7 @@ class Sandbox:
         self._sched.restart()
         self._server = _Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name=f"ollama-sandbox:{self.port}", daemon=True)
-        self._thread.start()
+        self._thread = _serve_in_thread(self._server, f"ollama-sandbox:{self.port}")
         return self
 
     def stop(self) -> None:
@@ -687,11 +749,7 @@ class Sandbox:
             return
         self._stopping.set()
         self._sched.stop()
-        server.shutdown()
-        server.server_close()
-        server.cut_connections()  # keep-alive connections die with the server, as they do in Ollama
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        _close(server, self._thread)
         if self._real_text is not None:
             self._real_text.engine.close()
 
@@ -796,6 +854,23 @@ class Sandbox:
 
 
 _REAL_LLM = "smollm2:135m"
+
+
+def _serve_in_thread(server: _Server, name: str) -> threading.Thread:
+    """Run ``server`` in a daemon thread (the sandbox's, the recording proxy's)."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _close(server: _Server, thread: threading.Thread | None) -> None:
+    """Stop serving; keep-alive connections die with the server, as they do in Ollama."""
+    server.shutdown()
+    server.server_close()
+    server.cut_connections()
+    if thread is not None:
+        thread.join(timeout=5)
 
 
 def _llama_ok() -> bool:

@@ -165,6 +165,8 @@ class ChatBox(w.VBox):
         self._generation = 0  # bumped by clear(): a reply from before a clear is not stored
         self._queue: list[tuple[str, Future[Any]]] = []  # sent while a reply streamed
         self._record = Record()
+        #: where each reply of this box came from (model digest, settings, server), in order
+        self.provenance: list[dict[str, Any]] = []
         session = chats.get(chat)
         self.picker = ModelPicker(client=client, host=host, bind=False, description="Model")
         chosen = model or session.model or defaults.model
@@ -351,13 +353,17 @@ class ChatBox(w.VBox):
         reply_view: Any,
         generation: int,
     ) -> Any:
+        from ..client._provenance import server_facts
         from ..client._session import get_client
 
         sink = _Sink(self, reply_view, model)
         extra = {k: v for k, v in self.request_options.items() if v is not None}
+        body = {"model": model, "messages": messages, **extra}
+        client = None
         try:
-            outcome = converse(get_client(self._host, self._client), "chat",
-                               {"model": model, "messages": messages, **extra}, stream=True,
+            client = get_client(self._host, self._client)
+            server_facts(client, model)  # for the provenance (cached), before the reply
+            outcome = converse(client, "chat", body, stream=True,
                                tools=self.tools, max_rounds=self.max_rounds, sink=sink)
         except Exception as exc:  # noqa: BLE001 - a bad host, a bug: said in the box, then raised
             outcome = Outcome(failure=exc)
@@ -371,7 +377,7 @@ class ChatBox(w.VBox):
                 f"{type(failure).__name__}: {failure}"
             if outcome.messages:
                 self._keep(session, model, message, outcome, reply_view, generation,
-                           note=f"✖ {error}")
+                           note=f"✖ {error}", origin=(client, body, error))
             else:  # nothing arrived: give the text back so it can be sent again
                 self.history.children = tuple(
                     c for c in self.history.children if c not in (user_view, reply_view)
@@ -390,7 +396,8 @@ class ChatBox(w.VBox):
         # the status line shows the last reply's stats only: a bubble cut by num_predict says so
         note = "⏹ stopped (partial answer)" if stopped else (
             f"⚠ {outcome.note}" if outcome.note else (stats.cut_note if stats else ""))
-        self._keep(session, model, message, outcome, reply_view, generation, note=note)
+        self._keep(session, model, message, outcome, reply_view, generation, note=note,
+                   origin=(client, body, None))
         if generation == self._generation:  # after a clear the box is idle already
             self._set_status("stopped" if stopped else "done", stats_line(stats) if stats else "")
         self._next_in_queue()
@@ -408,8 +415,19 @@ class ChatBox(w.VBox):
         view: Any,
         generation: int,
         note: str,
+        origin: tuple[Any, dict[str, Any], str | None],
     ) -> None:
-        """Store the turn in the shared conversation and show the final rendering."""
+        """Store the turn in the shared conversation, log it with its provenance and show the
+        final rendering."""
+        from ..client._promptlog import log_answer
+        from ..client._provenance import provenance
+
+        client, body, error = origin
+        final = outcome.final
+        where = provenance(client, "/api/chat", body, final.raw if final is not None else None)
+        log_answer("chatbox", body, where, answer=outcome.text, thinking=outcome.thinking,
+                   done=final is not None and not note.startswith(("⏹", "✖")), interrupted=note.startswith("⏹"),
+                   error=error)
         view.value = _bubble(
             "assistant",
             model,
@@ -422,6 +440,7 @@ class ChatBox(w.VBox):
         added = outcome.messages or [{"role": "assistant", "content": "", "incomplete": True}]
         session.add_exchange({"role": "user", "content": message}, added)
         session.model = model
+        self.provenance.append(where)
         self._update_record()
 
     # -- display ----------------------------------------------------------------------
@@ -469,7 +488,8 @@ class ChatBox(w.VBox):
 
     def _update_record(self) -> None:
         if self._record.handle is not None:  # only a box displayed by itself has a record
-            self._record.show(self._transcript())
+            self._record.show(self._transcript(),
+                              metadata={"ollama_nb": {"provenance": self.provenance}})
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, with a text that stays true after it is saved (no message count)."""

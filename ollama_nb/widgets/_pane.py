@@ -386,6 +386,7 @@ class StreamPane(w.VBox):
                 self.text, thinking=self.thinking, stats=self._final_stats, fmt=fmt, status=note
             ),
             new=True,
+            metadata=getattr(self.result, "metadata", None) or None,
         )
 
     # -- text ---------------------------------------------------------------------------------

@@ -39,8 +39,10 @@ class Record:
         return {**bundle, "text/html": f'<div class="ollama-nb-record {self.key}">'
                                        f'{bundle.get("text/html", "")}</div>'}
 
-    def show(self, bundle: dict[str, str], *, new: bool = False) -> None:
-        """Display the record (``new``: as another output), or update the one shown."""
+    def show(self, bundle: dict[str, str], *, new: bool = False,
+             metadata: dict[str, Any] | None = None) -> None:
+        """Display the record (``new``: as another output), or update the one shown;
+        ``metadata`` goes with it (the answers' provenance, kept in the saved notebook)."""
         from IPython.display import display
 
         marked = self.bundle(bundle)
@@ -49,9 +51,9 @@ class Record:
                 self.key = f"ollama-nb-record-{next(_keys)}"
                 self.style.value = self._css()
                 marked = self.bundle(bundle)
-            self.handle = display(marked, raw=True, display_id=True)
+            self.handle = display(marked, raw=True, display_id=True, metadata=metadata)
         else:
-            self.handle.update(marked, raw=True)
+            self.handle.update(marked, raw=True, metadata=metadata)
 
     def close(self) -> None:
         self.style.close()

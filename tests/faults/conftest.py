@@ -9,11 +9,9 @@ closed and the process must have no more fds, threads or TCP connections than be
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,13 +21,7 @@ for _folder in ("magics", "widgets", "faults"):
         sys.path.insert(0, str(_TESTS / _folder))
 
 
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from shared_data import load_module as _load  # noqa: E402
 
 _magics = _load("_faults_magics_conftest", _TESTS / "magics" / "conftest.py")
 _widgets = _load("_faults_widgets_conftest", _TESTS / "widgets" / "conftest.py")

@@ -75,8 +75,8 @@ def test_bad_option(item: str) -> None:
 
 def test_subcommand_parsers() -> None:
     assert set(SUBCOMMANDS) == {"models", "ps", "show", "pull", "push", "create", "cp", "rm", "embed",
-                                "model", "host", "hosts", "status", "chat", "picker", "chatbox", "stop",
-                                "explain", "fix", "alias", "help"}
+                                "model", "host", "hosts", "status", "chat", "log", "record", "picker",
+                                "chatbox", "stop", "explain", "fix", "alias", "help"}
     assert subcommand_parser("stop").parse_args(["all"]).which == "all"
     assert subcommand_parser("stop").parse_args([]).which is None
     assert subcommand_parser("cp").parse_args(["a", "b"]).destination == "b"
