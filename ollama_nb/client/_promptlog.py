@@ -30,7 +30,7 @@ FILENAME = "prompt_log.sqlite3"
 _COLUMNS = ("id", "time", "source", "endpoint", "model", "digest", "host", "prompt", "system",
             "answer", "thinking", "done", "interrupted", "error", "provenance")
 _lock = threading.Lock()
-_state: dict[str, Any] = {"enabled": None, "db": None, "path": None}
+_state: dict[str, Any] = {"enabled": None}
 
 
 class PromptLogWarning(UserWarning):
@@ -79,16 +79,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _db() -> sqlite3.Connection:
-    """The open log (reopened when the cache directory changed, as tests change it)."""
-    path = log_path()
-    if _state["db"] is None or _state["path"] != path:
-        if _state["db"] is not None:
-            _state["db"].close()
-        _state["db"], _state["path"] = _connect(path), path
-    return _state["db"]  # type: ignore[no-any-return]
-
-
 def prompt_text(body: Mapping[str, Any]) -> str:
     """The prompt of a request: ``prompt``, the last user message, or the embedded input."""
     if "messages" in body:
@@ -117,9 +107,13 @@ def log_answer(source: str, body: Mapping[str, Any], provenance: Mapping[str, An
            thinking, int(done), int(interrupted), error,
            json.dumps(dict(provenance), ensure_ascii=False, default=str))
     try:
-        with _lock:
-            _db().execute(f"INSERT INTO prompts ({', '.join(_COLUMNS[1:])}) VALUES "
-                          f"({', '.join('?' * (len(_COLUMNS) - 1))})", row)
+        with _lock:  # a connection per answer: no file stays open between answers
+            db = _connect(log_path())
+            try:
+                db.execute(f"INSERT INTO prompts ({', '.join(_COLUMNS[1:])}) VALUES "
+                           f"({', '.join('?' * (len(_COLUMNS) - 1))})", row)
+            finally:
+                db.close()
     except (OSError, sqlite3.Error) as problem:
         set_enabled(False)
         warnings.warn(f"prompt log off: cannot write {log_path()} ({problem}); set "
@@ -147,12 +141,11 @@ def read(n: int | None = None, *, search: str | None = None, model: str | None =
         sql += " LIMIT ?"
         params.append(int(n))
     with _lock:
-        db = _db() if path is None else _connect(file)
+        db = _connect(file)
         try:
             rows = db.execute(sql, params).fetchall()
         finally:
-            if path is not None:
-                db.close()
+            db.close()
     out = []
     for row in rows:
         item = dict(zip(_COLUMNS, row))
