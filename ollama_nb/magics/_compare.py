@@ -59,7 +59,8 @@ class _Column(LiveAnswer):
         if text or thinking:
             self.grid.changed()
 
-    def finish(self, bundle: dict[str, str], result: Any = None, tail: str = "") -> None:
+    def finish(self, bundle: dict[str, str], result: Any = None, tail: str = "",
+               metadata: dict[str, Any] | None = None) -> None:
         self.finished = True
         self.result = result
         self.grid.changed()
@@ -133,14 +134,18 @@ class _Grid:
                 self.handle.update(self.bundle(), raw=True)
 
     def finish(self) -> None:
+        """The final grid, with every answer's provenance in its metadata (by column)."""
         from IPython.display import display
 
         self._throttle.close()
+        where = {c.name: c.result.provenance for c in self.columns
+                 if c.result is not None and c.result.provenance}
+        metadata = {"ollama_nb": {"provenance": where}} if where else None
         with self._lock:
             if self.handle is not None:
-                self.handle.update(self.bundle(), raw=True)
+                self.handle.update(self.bundle(), raw=True, metadata=metadata)
             else:
-                display(self.bundle(), raw=True)
+                display(self.bundle(), raw=True, metadata=metadata)
 
 
 @dataclass
