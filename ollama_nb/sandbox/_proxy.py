@@ -26,8 +26,10 @@ from .server import _LOOPBACK, _ClientGone, _close, _Handler, _serve_in_thread, 
 
 __all__ = ["RecordingProxy"]
 
+#: request headers not forwarded: hop-by-hop ones, and Accept-Encoding, so that the
+#: upstream answers uncompressed and the cassette holds readable bodies
 _HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-connection", "te",
-        "trailer", "transfer-encoding", "upgrade", "host", "content-length"}
+        "trailer", "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding"}
 
 
 class _Upstream:

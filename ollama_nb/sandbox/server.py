@@ -343,7 +343,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._record = RequestRecord(self.command, path, body, None, None,
                                          faults=("replay-miss",))
             sandbox._log(self._record)
-            self._send_json(400, {"error": str(miss)})
+            compat = _COMPAT.get(self._route(path) or "")
+            self._errors = compat[1] if compat else _native_error  # /v1 errors in their shape
+            self._send_error(400, str(miss))
             return True
         body = exchange.request.get("body")
         model = body.get("model") if isinstance(body, dict) else None

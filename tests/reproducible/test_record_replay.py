@@ -45,6 +45,23 @@ EXCHANGES: list[tuple[str, str, Any]] = [
     ("GET", "/api/ps", None),
     ("POST", "/api/pull", {"model": "gemma3:1b"}),
     ("POST", "/api/generate", {"model": "no-such-model", "prompt": "Hi"}),  # a 404 body
+    # the OpenAI- and Anthropic-compatible endpoints (SSE streams, their own ids and times)
+    ("GET", "/v1/models", None),
+    ("GET", "/v1/models/llama3.2", None),
+    ("POST", "/v1/chat/completions", {"model": "llama3.2", "max_tokens": 8, "seed": 3,
+                                      "messages": [{"role": "user", "content": "Hi"}]}),
+    ("POST", "/v1/chat/completions", {"model": "qwen3", "stream": True, "max_tokens": 8,
+                                      "stream_options": {"include_usage": True},
+                                      "messages": [{"role": "user", "content": "Hey"}]}),
+    ("POST", "/v1/completions", {"model": "llama3.2", "prompt": "Once", "max_tokens": 6,
+                                 "stream": True}),
+    ("POST", "/v1/embeddings", {"model": "all-minilm", "input": ["one", "two"]}),
+    ("POST", "/v1/messages", {"model": "llama3.2", "max_tokens": 8,
+                              "messages": [{"role": "user", "content": "Hi"}]}),
+    ("POST", "/v1/messages", {"model": "qwen3", "max_tokens": 8, "stream": True,
+                              "messages": [{"role": "user", "content": "Hey"}]}),
+    ("POST", "/v1/chat/completions", {"model": "no-such-model",  # a 404 in OpenAI's shape
+                                      "messages": [{"role": "user", "content": "Hi"}]}),
 ]
 
 
@@ -90,7 +107,11 @@ def test_raw_exchanges_replay_byte_for_byte(tmp_path: Path) -> None:
         assert after[2] == before[2], (method, path)  # same chunks, same bytes
         assert after[1].get("content-type") == before[1].get("content-type")
     assert [a[2] for a in again] == [r[2] for r in recorded[-3:]]  # the last one, again
-    assert recorded[-1][0] == 404 and b"not found" in recorded[-1][2][0]
+    missing = [r for (_, _, body), r in zip(EXCHANGES, recorded)
+               if isinstance(body, dict) and body.get("model") == "no-such-model"]
+    assert [r[0] for r in missing] == [404, 404] and all(b"not found" in r[2][0] for r in missing)
+    streams = [r for (_, path, _), r in zip(EXCHANGES, recorded) if path.startswith("/v1/")]
+    assert sum(r[1].get("content-type", "").startswith("text/event-stream") for r in streams) == 3
 
 
 def test_the_official_client_records_and_replays(tmp_path: Path) -> None:
@@ -123,6 +144,59 @@ def test_the_official_client_records_and_replays(tmp_path: Path) -> None:
         replayed = session(ollama.Client(host=replay.url))
         assert all("replayed" in r.faults for r in replay.requests)
     assert replayed == recorded
+
+
+def test_the_openai_and_anthropic_sdks_record_and_replay(tmp_path: Path) -> None:
+    """/v1 through the official SDKs, API keys sent: the same objects come back from replay,
+    streamed and not, and no key is in the cassette."""
+    import anthropic
+    import openai
+
+    cassette = tmp_path / "v1.jsonl"
+    messages = [{"role": "user", "content": "Name a colour."}]
+
+    def session(url: str, key: str) -> list[Any]:
+        with openai.OpenAI(base_url=url + "/v1/", api_key=key, max_retries=0) as oa, \
+                anthropic.Anthropic(base_url=url, api_key=key, max_retries=0,
+                                    default_headers={"x-api-key": key}) as an:
+            return [
+                oa.chat.completions.create(model="llama3.2", messages=messages, max_tokens=8,
+                                           seed=1).model_dump(),
+                [c.model_dump() for c in oa.chat.completions.create(
+                    model="qwen3", messages=messages, max_tokens=8, stream=True,
+                    stream_options={"include_usage": True})],
+                oa.completions.create(model="llama3.2", prompt="Once", max_tokens=6).model_dump(),
+                oa.embeddings.create(model="all-minilm", input=["a", "b"]).model_dump(),
+                [m.id for m in oa.models.list()],
+                an.messages.create(model="llama3.2", max_tokens=8, messages=messages).model_dump(),
+                [e.model_dump() for e in an.messages.create(
+                    model="qwen3", max_tokens=8, messages=messages, stream=True)],
+            ]
+
+    with Sandbox(llm=False) as upstream, RecordingProxy(upstream.url, cassette) as proxy:
+        recorded = session(proxy.url, "sk-proj-secret-key-123")
+        sent = {r.path: r.headers for r in upstream.requests}
+        assert sent["/v1/messages"]["x-api-key"] == "sk-proj-secret-key-123"
+        assert sent["/v1/chat/completions"]["authorization"] == "Bearer sk-proj-secret-key-123"
+        assert "accept-encoding" not in sent["/v1/messages"]  # the upstream answers uncompressed
+    text = cassette.read_text()
+    assert "secret-key" not in text and "x-api-key" not in text.lower()
+    assert len(text.splitlines()) == 7
+    with Sandbox(replay=cassette) as replay:
+        replayed = session(replay.url, "another-key")
+        with openai.OpenAI(base_url=replay.url + "/v1/", api_key="k", max_retries=0) as oa, \
+                pytest.raises(openai.BadRequestError) as miss:
+            oa.chat.completions.create(model="llama3.2", messages=messages, max_tokens=9, seed=1)
+        with anthropic.Anthropic(base_url=replay.url, api_key="k", max_retries=0) as an, \
+                pytest.raises(anthropic.BadRequestError) as miss_messages:
+            an.messages.create(model="llama3.2", max_tokens=8, messages=[
+                {"role": "user", "content": "Name a shape."}])
+    assert replayed == recorded
+    # the miss comes in each API's own error shape, naming the difference
+    assert miss.value.body["message"].endswith("max_tokens (sent 9, recorded 8)")
+    assert miss.value.body["type"] == "invalid_request_error"
+    assert "messages" in miss_messages.value.body["error"]["message"]
+    assert miss_messages.value.body["type"] == "error"
 
 
 def test_an_unmatched_request_names_the_closest_recording(tmp_path: Path) -> None:
@@ -178,7 +252,8 @@ def test_record_from_a_notebook_then_replay_it(ip: Any, tmp_path: Path, log_dir:
             run(ip, "%%ollama llama3.2 --num-predict 8\nTell me a fact.")
             run(ip, "%ollama record --stop")
         first = ip.user_ns["_ollama"]
-        assert "recording to" in cap.stdout and "1 exchanges" in cap.stdout or cassette.exists()
+        assert f"recording to {cassette}" in cap.stdout
+        assert f"recording stopped: 1 exchanges in {cassette}" in cap.stdout
         import os
 
         assert os.environ["OLLAMA_HOST"] == upstream.url  # restored
