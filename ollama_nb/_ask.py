@@ -17,6 +17,7 @@ from .client._args import check_images
 from .client._chat import ChatSession, chats
 from .client._errors import InvalidArgumentError, OllamaError
 from .client._loop import DEFAULT_MAX_ROUNDS, converse
+from .client._provenance import server_facts
 from .client._schema import Schema
 from .client._session import get_client, session
 from .client._tools import Toolbox, confirm_on_stdin
@@ -79,7 +80,9 @@ def ask(prompt: str, model: str | None = None, *, tools: Any = None, schema: Any
     if toolbox is not None:
         record["tools"] = toolbox.schemas
     asker = confirm_on_stdin if confirm is True else (confirm or None)
-    outcome = converse(get_client(host, client), endpoint, kwargs, stream=stream, tools=toolbox,
+    http = get_client(host, client)
+    server_facts(http, model)  # the model's digest for the provenance (cached per host)
+    outcome = converse(http, endpoint, kwargs, stream=stream, tools=toolbox,
                        max_rounds=max_rounds, confirm=asker)
     result = OllamaResult(model=model, request=record,
                           fmt="json" if common.get("format") is not None else "markdown",
@@ -87,6 +90,7 @@ def ask(prompt: str, model: str | None = None, *, tools: Any = None, schema: Any
     invalid = result.take(outcome, typed)
     if isinstance(outcome.failure, OllamaError):
         result.error = outcome.failure.message
+    result.describe(http, "ask")
     if conversation is not None:
         conversation.add_exchange(question, result.messages)
     if outcome.failure is not None:

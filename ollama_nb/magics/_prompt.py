@@ -31,8 +31,7 @@ from ..client._args import check_images
 from ..client._chat import ChatSession
 from ..client._errors import InvalidArgumentError, OllamaError, OllamaTimeout, ResponseError
 from ..client._loop import DEFAULT_MAX_ROUNDS, converse
-from ..client._promptlog import log_answer
-from ..client._provenance import provenance, server_facts
+from ..client._provenance import server_facts
 from ..client._schema import Schema
 from ..client._tools import Toolbox, confirm_on_stdin
 from ..display._interrupt import one_line_interrupt
@@ -239,7 +238,7 @@ def run_request(client: Any, request: Request, live: LiveAnswer,
                                        model=request.model)
         elif invalid is not None:
             result.error = f"{invalid.message} (the raw answer is kept in _ollama.text)"
-        _provenance(client, request, result)
+        result.describe(client, "magic")
         _remember(request, result)
         store(result)
         raised = not background and (isinstance(failure, OllamaError) or invalid is not None)
@@ -282,18 +281,6 @@ def _error_line(error: OllamaError, *, kept: bool, model: str = "") -> str:
     if kept:
         line += " (the partial answer is kept in _ollama)"
     return line
-
-
-def _provenance(client: Any, request: Request, result: OllamaResult) -> None:
-    """Give the result its provenance and log the turn (when something was answered)."""
-    final = result.response
-    if final is None and not (result.text or result.thinking):
-        return  # nothing to describe
-    body = request.kwargs
-    result.provenance = provenance(client, f"/api/{request.endpoint}", body,
-                                   getattr(final, "raw", None))
-    log_answer("magic", body, result.provenance, answer=result.text, thinking=result.thinking,
-               done=result.done, interrupted=result.interrupted, error=result.error)
 
 
 def _remember(request: Request, result: OllamaResult) -> None:

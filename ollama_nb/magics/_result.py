@@ -63,6 +63,21 @@ class OllamaResult:
         """The display metadata that keeps the provenance in a saved notebook."""
         return {"ollama_nb": {"provenance": self.provenance}} if self.provenance else {}
 
+    def describe(self, client: Any, source: str) -> None:
+        """Set ``provenance`` from ``request`` and the final answer, and add the turn to the
+        prompt log as coming from ``source`` (when anything was answered at all)."""
+        from ..client._promptlog import log_answer
+        from ..client._provenance import provenance
+
+        final = self.response
+        if final is None and not (self.text or self.thinking):
+            return  # nothing to describe
+        body = {k: v for k, v in self.request.items() if k != "endpoint"}
+        self.provenance = provenance(client, self.request.get("endpoint", ""), body,
+                                     getattr(final, "raw", None))
+        log_answer(source, body, self.provenance, answer=self.text, thinking=self.thinking,
+                   done=self.done, interrupted=self.interrupted, error=self.error)
+
     @property
     def pending(self) -> bool:
         """True while the background answer that fills this result is still streaming."""

@@ -113,3 +113,26 @@ def test_no_credentials_in_the_provenance(ip: Any, ollama_sandbox: Any, log_dir:
     assert ip.user_ns["_ollama"].provenance["host"] == ollama_sandbox.url
     for secret in ("hunter2", "alice", "sk-secret-provenance"):
         assert secret not in text
+
+
+def test_onb_ask_and_tool_answers_have_their_provenance(ip: Any, ollama_sandbox: Any,
+                                                       log_dir: Path) -> None:
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    asked = onb.ask("Name a fruit.", model="llama3.2", options={"seed": 5, "num_predict": 6})
+    prov = asked.provenance
+    assert prov["digest"] == _digest(ollama_sandbox.url, "llama3.2:latest")
+    assert (prov["endpoint"], prov["seed"]) == ("/api/generate", 5)
+    assert prov["eval_count"] == asked.response.raw["eval_count"]
+    with_tools = onb.ask("What is the weather in Paris?", model="qwen3", tools=[get_weather],
+                         think=False)
+    assert with_tools.provenance["tools"] == ["get_weather"]
+    assert with_tools.provenance["endpoint"] == "/api/chat"
+    ip.user_ns["get_weather"] = get_weather
+    with capture_output():
+        run(ip, "%%ollama qwen3 --tools get_weather --no-think\nWeather in Rome?")
+    assert ip.user_ns["_ollama"].provenance["tools"] == ["get_weather"]
+    sources = [row["source"] for row in reversed(onb.prompt_log().to_dict("records"))]
+    assert sources == ["ask", "ask", "magic"]
