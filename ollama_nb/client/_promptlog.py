@@ -23,7 +23,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FILENAME", "PromptLogWarning", "default_cache_dir", "enabled", "log_answer",
+from ._paths import default_cache_dir
+
+__all__ = ["FILENAME", "PromptLogWarning", "enabled", "log_answer",
            "log_path", "read", "set_enabled"]
 
 FILENAME = "prompt_log.sqlite3"
@@ -35,18 +37,6 @@ _state: dict[str, Any] = {"enabled": None}
 
 class PromptLogWarning(UserWarning):
     """The prompt log could not be written (it is off for the rest of the session)."""
-
-
-def default_cache_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Where ollama_nb keeps files, first match wins: ``explicit``, ``$OLLAMA_NB_CACHE_DIR``,
-    ``$XDG_CACHE_HOME/ollama_nb``, ``~/.cache/ollama_nb``."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("OLLAMA_NB_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "ollama_nb"
 
 
 def log_path(directory: str | os.PathLike[str] | None = None) -> Path:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..client._promptlog import default_cache_dir
+from ..client._paths import default_cache_dir
 
 __all__ = ["AnswerCache", "cache_key", "default_cache_dir"]
 
