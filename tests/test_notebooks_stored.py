@@ -216,3 +216,17 @@ def test_docs_and_quickstart_show_the_current_help() -> None:
     last = _code(_load(NOTEBOOKS_DIR / "01-quickstart.ipynb"))[-1]
     assert last.source == "%ollama help"
     assert last.outputs[0].text.rstrip("\n") == HELP
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
+def test_its_recording_is_plain_json_lines_without_secrets(path: Path) -> None:
+    """notebooks/cassettes/<name>.jsonl (run_all.py): one exchange a line, no header kept."""
+    import json
+
+    lines = (NOTEBOOKS_DIR / "cassettes" / f"{path.stem}.jsonl").read_text("utf-8").splitlines()
+    assert lines
+    for line in lines:
+        exchange = json.loads(line)
+        assert set(exchange) == {"request", "response"}
+        assert set(exchange["response"]["headers"]) <= {"Content-Type", "Location"}
+        assert not SECRETS.search(line) and "authorization" not in line.lower()

@@ -17,6 +17,7 @@ one-line note instead.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from typing import Any
@@ -41,10 +42,17 @@ _ASK = {
 
 
 def build_prompt(action: str, error: Any) -> str:
-    """The prompt for ``explain``/``fix``: the question, cell N's source, its error."""
+    """The prompt for ``explain``/``fix``: the question, cell N's source, its error.
+
+    Cells are named without their execution counts (``this cell``, ``another cell``): the
+    same cell and error make the same prompt whenever they ran, so a recorded notebook
+    replays (nbval, for one, executes without counting) and the model is told nothing that
+    does not help it."""
     fence = "````" if "```" in error.source else "```"
-    return (f"{_ASK[action]}\n\nCell In[{error.cell}]:\n{fence}python\n{error.source.rstrip()}\n{fence}\n\n"
-            f"Error ({error.type}):\n```\n{error.traceback}\n```")
+    traceback = re.sub(r"Cell In\[(\d+)\]", lambda m: "this cell" if int(m[1]) == error.cell
+                       else "another cell", error.traceback)
+    return (f"{_ASK[action]}\n\nThe cell:\n{fence}python\n{error.source.rstrip()}\n{fence}\n\n"
+            f"Error ({error.type}):\n```\n{traceback}\n```")
 
 
 def _pick(errors: Any, words: list[str], action: str) -> tuple[Any, list[str]]:

@@ -1,6 +1,6 @@
 """Cassettes: recorded Ollama exchanges, one JSON object per line, and their replay.
 
-A line holds one exchange (docs/sandbox.md, "Record and replay")::
+A line holds one exchange (docs/reproducibility.md, "The cassette format")::
 
     {"request": {"method": "POST", "path": "/api/chat", "body": {...}},
      "response": {"status": 200, "headers": {"Content-Type": "application/x-ndjson"},
