@@ -32,8 +32,11 @@ class Recording:
         from .sandbox._proxy import RecordingProxy
 
         self.path = os.fspath(path)
-        self.upstream = resolve_host(upstream if upstream is not None else session.host).base_url
-        self._proxy = RecordingProxy(self.upstream, self.path, append=append)
+        target = resolve_host(upstream if upstream is not None else session.host)
+        #: the recorded server (without credentials: this is shown)
+        self.upstream = target.base_url
+        self._proxy = RecordingProxy(_with_auth(target.base_url, target.auth), self.path,
+                                     append=append)
         self._saved: tuple[Any, str | None] | None = None
 
     @property
@@ -95,8 +98,21 @@ class Recording:
 
     def __repr__(self) -> str:
         state = f"recording via {self.url}" if self.recording else "stopped"
-        return (f"<Recording {self.path}: {self.count} exchanges from {self.upstream}, "
+        from .sandbox._cassette import counted
+
+        return (f"<Recording {self.path}: {counted(self.count)} from {self.upstream}, "
                 f"{state}>")
+
+
+def _with_auth(base_url: str, auth: tuple[str, str] | None) -> str:
+    """``base_url`` with ``user:pass@`` again, for the proxy to send as basic auth upstream
+    (the proxy never shows or writes it)."""
+    if auth is None:
+        return base_url
+    from urllib.parse import quote
+
+    scheme, _, rest = base_url.partition("://")
+    return f"{scheme}://{quote(auth[0], safe='')}:{quote(auth[1], safe='')}@{rest}"
 
 
 def record(path: str | os.PathLike[str], *, upstream: str | None = None,
@@ -116,7 +132,9 @@ def magic_recorder(path: Any, *, append: bool = False) -> Any:
         if not _active:
             raise _usage("nothing is recording (start with %ollama record FILE)")
         done = _active[0].stop()
-        print(f"recording stopped: {done.count} exchanges in {done.path}")
+        from .sandbox._cassette import counted
+
+        print(f"recording stopped: {counted(done.count)} in {done.path}")
         return None
     if path is ...:
         print(repr(_active[0]) if _active else "not recording (start with %ollama record FILE)")

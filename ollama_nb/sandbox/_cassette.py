@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Exchange", "NoMatch", "Replay", "Writer", "request_record"]
+__all__ = ["Exchange", "NoMatch", "Replay", "Writer", "counted", "request_record"]
 
 #: request fields that do not change an answer
 _IGNORED = {"keep_alive"}
@@ -39,6 +39,11 @@ _IGNORED = {"keep_alive"}
 _MODEL_FIELDS = {"model", "name", "source", "destination"}
 #: response headers worth keeping (the rest are framing, dates and the like)
 KEPT_HEADERS = ("content-type", "location")
+
+
+def counted(n: int) -> str:
+    """``1 exchange``, ``3 exchanges`` (for the messages that say how much was recorded)."""
+    return f"{n} exchange{'' if n == 1 else 's'}"
 
 
 def _full_model(name: Any) -> Any:

@@ -89,6 +89,7 @@ def _serve_until_signal(url: str, stop: Any, farewell: Any) -> int:
 
 
 def run_proxy(args: argparse.Namespace) -> int:
+    from ._cassette import counted
     from ._proxy import RecordingProxy
 
     try:
@@ -99,12 +100,13 @@ def run_proxy(args: argparse.Namespace) -> int:
         return 2
     print(f"Recording proxy at {proxy.url} -> {proxy.upstream_url}", flush=True)
     print(f"  cassette: {args.record}")
-    return _serve_until_signal(proxy.url, proxy.stop, lambda: f"proxy stopped: {proxy.count} "
-                               f"exchanges recorded in {args.record}")
+    return _serve_until_signal(proxy.url, proxy.stop, lambda: f"proxy stopped: "
+                               f"{counted(proxy.count)} recorded in {args.record}")
 
 
 def run(args: argparse.Namespace) -> int:
     from . import _catalogue
+    from ._cassette import counted
     from .server import Sandbox, _llama_ok
 
     models = None
@@ -124,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"Ollama sandbox serving at {sandbox.url}", flush=True)
     if sandbox.replay is not None:
-        print(f"  replaying: {args.replay} ({sandbox.replay.count} exchanges; unmatched "
+        print(f"  replaying: {args.replay} ({counted(sandbox.replay.count)}; unmatched "
               f"requests {'answered by the engines' if args.replay_fallback else 'are errors'})")
     print(f"  installed: {', '.join(sandbox.installed()) or '(none)'}")
     for model, engine in sandbox.engines().items():

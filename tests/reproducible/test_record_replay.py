@@ -9,6 +9,7 @@ differ: byte-identical bodies can only come from the cassette.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import subprocess
@@ -253,7 +254,7 @@ def test_record_from_a_notebook_then_replay_it(ip: Any, tmp_path: Path, log_dir:
             run(ip, "%ollama record --stop")
         first = ip.user_ns["_ollama"]
         assert f"recording to {cassette}" in cap.stdout
-        assert f"recording stopped: 1 exchanges in {cassette}" in cap.stdout
+        assert f"recording stopped: 3 exchanges in {cassette}" in cap.stdout
         import os
 
         assert os.environ["OLLAMA_HOST"] == upstream.url  # restored
@@ -261,6 +262,14 @@ def test_record_from_a_notebook_then_replay_it(ip: Any, tmp_path: Path, log_dir:
             onb.Client().generate("llama3.2", "Another", options={"num_predict": 4})
             assert os.environ["OLLAMA_HOST"] == rec.url != upstream.url
         assert rec.count == 1 and os.environ["OLLAMA_HOST"] == upstream.url
+        # credentials of the recorded host go upstream as basic auth, and nowhere else
+        secret_host = upstream.url.replace("http://", "http://ann:p%40ss@")
+        with onb.record(tmp_path / "auth.jsonl", upstream=secret_host) as rec:
+            onb.Client().generate("llama3.2", "Auth", options={"num_predict": 4})
+            assert "p%40ss" not in repr(rec) and "ann" not in repr(rec)
+        assert upstream.requests[-1].headers["authorization"] == "Basic " + base64.b64encode(
+            b"ann:p@ss").decode()
+        assert "ann" not in (tmp_path / "auth.jsonl").read_text()
     with Sandbox(replay=cassette) as replay:
         monkeypatch.setenv("OLLAMA_HOST", replay.url)
         with capture_output():
@@ -285,7 +294,7 @@ def test_the_command_line_proxy_and_replay(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             out, _ = proc.communicate(timeout=30)
-        assert "1 exchanges recorded" in out
+        assert "proxy stopped: 1 exchange recorded in" in out
         assert upstream.requests[0].headers["authorization"].startswith("Basic ")
     assert "pw" not in cassette.read_text()
     proc = subprocess.Popen([sys.executable, "-m", "ollama_nb.cli", "sandbox", "--port", "0",
