@@ -298,11 +298,16 @@ def test_the_command_line_proxy_and_replay(tmp_path: Path) -> None:
         assert upstream.requests[0].headers["authorization"].startswith("Basic ")
     assert "pw" not in cassette.read_text()
     proc = subprocess.Popen([sys.executable, "-m", "ollama_nb.cli", "sandbox", "--port", "0",
-                             "--no-llm", "--replay", str(cassette)],
+                             "--no-llm", "--replay", str(cassette), "--replay-fallback"],
                             stdout=subprocess.PIPE, text=True)
     try:
         url = (proc.stdout.readline() if proc.stdout else "").rsplit(" ", 1)[1].strip()
-        assert ollama.Client(host=url).generate(model="llama3.2", prompt="cli") == answer
+        said = proc.stdout.readline() if proc.stdout else ""
+        assert "1 exchange; unmatched requests answered by the engines" in said
+        client = ollama.Client(host=url)
+        assert client.generate(model="llama3.2", prompt="cli") == answer
+        made = client.generate(model="llama3.2", prompt="not recorded")  # the engine answers
+        assert made.response and made.created_at != answer.created_at
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
