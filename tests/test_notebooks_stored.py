@@ -113,8 +113,11 @@ def test_every_answer_is_an_ordinary_output(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
 def test_every_answer_keeps_its_provenance(path: Path) -> None:
-    """The saved file says which model build, settings and server made each answer."""
-    prompts = [c for c in _code(_load(path)) if _is_prompt(c)]
+    """The saved file says which model build, settings and server made each answer (of
+    ``%%ollama``, ``--compare`` and ``%ollama explain``/``fix``)."""
+    prompts = [c for c in _code(_load(path)) if _is_prompt(c)
+               or c.source.startswith(("%ollama explain", "%ollama fix"))]
+    assert prompts or path.name == "03-embeddings.ipynb"
     for cell in prompts:
         answer = _answers(cell)[0]
         where = answer.metadata["ollama_nb"]["provenance"]
@@ -124,6 +127,10 @@ def test_every_answer_keeps_its_provenance(path: Path) -> None:
             assert prov["endpoint"] in ("/api/generate", "/api/chat")
             assert prov["server_version"] and prov["eval_count"] > 0 and prov["time"]
             assert re.fullmatch(r"http://127\.0\.0\.1:\d+", prov["host"])  # no credentials
+    for cell in _code(_load(path)):
+        if "ChatBox(" in cell.source:  # its transcript keeps one provenance per reply
+            kept = [o.metadata["ollama_nb"]["provenance"] for o in _answers(cell)]
+            assert kept and kept[0] and all(p["digest"] for p in kept[0])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
