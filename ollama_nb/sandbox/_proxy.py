@@ -26,10 +26,12 @@ from .server import _LOOPBACK, _ClientGone, _close, _Handler, _serve_in_thread, 
 
 __all__ = ["RecordingProxy"]
 
-#: request headers not forwarded: hop-by-hop ones, and Accept-Encoding, so that the
+#: request headers not forwarded: hop-by-hop ones; Expect (the proxy has the whole body
+#: already and answers the client's 100-continue itself); Accept-Encoding, so that the
 #: upstream answers uncompressed and the cassette holds readable bodies
 _HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-connection", "te",
-        "trailer", "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding"}
+        "trailer", "transfer-encoding", "upgrade", "host", "content-length", "expect",
+        "accept-encoding"}
 
 
 class _Upstream:
@@ -66,18 +68,22 @@ class _Upstream:
 
 
 def _read_head(reader: Any) -> tuple[int, dict[str, str]]:
-    status_line = reader.readline(65537)
-    parts = status_line.split(None, 2)
-    if len(parts) < 2:
-        raise OSError(f"upstream sent no HTTP status line ({status_line[:40]!r})")
-    headers: dict[str, str] = {}
+    """The final status and headers (interim 1xx answers such as 100 Continue skipped)."""
     while True:
-        line = reader.readline(65537)
-        if line in (b"\r\n", b"\n", b""):
-            break
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(parts[1]), headers
+        status_line = reader.readline(65537)
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise OSError(f"upstream sent no HTTP status line ({status_line[:40]!r})")
+        headers: dict[str, str] = {}
+        while True:
+            line = reader.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        status = int(parts[1])
+        if not 100 <= status < 200 or status == 101:
+            return status, headers
 
 
 def _chunks(reader: Any, headers: dict[str, str], method: str, status: int) -> Any:

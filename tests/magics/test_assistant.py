@@ -168,7 +168,7 @@ def test_a_users_own_err_stays(ip: InteractiveShell) -> None:
 
 def test_explain_sends_the_failing_cell_only(ip: InteractiveShell, ollama_sandbox: Any) -> None:
     cell(ip, "token = 'the-secret-of-another-cell'")
-    failed = cell(ip, "data = {'a': 1}\nvalue = data['b']")
+    cell(ip, "data = {'a': 1}\nvalue = data['b']")
     cell(ip, "y = 2")  # a later cell that worked
     with capture_output() as cap:
         assert cell(ip, "%ollama explain --temperature 0 --num-predict 40").error_in_exec is None

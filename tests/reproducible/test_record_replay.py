@@ -76,11 +76,13 @@ def raw_exchange(url: str, method: str, path: str, body: Any = None,
     with socket.create_connection((host, int(port)), timeout=120) as sock:
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + data)
         reader = sock.makefile("rb")
-        status = int(reader.readline().split()[1])
-        fields: dict[str, str] = {}
-        while (line := reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            fields[name.strip().lower()] = value.strip()
+        status = 100
+        while status == 100:  # an interim 100 Continue (asked for with Expect) comes first
+            status = int(reader.readline().split()[1])
+            fields: dict[str, str] = {}
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                fields[name.strip().lower()] = value.strip()
         chunks: list[bytes] = []
         if method == "HEAD":
             return status, fields, chunks
@@ -113,6 +115,20 @@ def test_raw_exchanges_replay_byte_for_byte(tmp_path: Path) -> None:
     assert [r[0] for r in missing] == [404, 404] and all(b"not found" in r[2][0] for r in missing)
     streams = [r for (_, path, _), r in zip(EXCHANGES, recorded) if path.startswith("/v1/")]
     assert sum(r[1].get("content-type", "").startswith("text/event-stream") for r in streams) == 3
+
+
+def test_a_client_that_expects_100_continue_is_recorded(tmp_path: Path) -> None:
+    """curl sends ``Expect: 100-continue`` with large bodies: the proxy answers it itself and
+    the upstream's own interim 100 is not taken for the answer."""
+    cassette = tmp_path / "expect.jsonl"
+    body = {"model": "llama3.2", "prompt": "x" * 5000, "stream": False}
+    with Sandbox(llm=False) as upstream, RecordingProxy(upstream.url, cassette) as proxy:
+        status, _, chunks = raw_exchange(proxy.url, "POST", "/api/generate", body,
+                                         {"Expect": "100-continue"})
+        assert "expect" not in upstream.requests[-1].headers
+    assert status == 200 and json.loads(b"".join(chunks))["done"] is True
+    with Sandbox(replay=cassette) as replay:
+        assert raw_exchange(replay.url, "POST", "/api/generate", body)[2] == chunks
 
 
 def test_the_official_client_records_and_replays(tmp_path: Path) -> None:
