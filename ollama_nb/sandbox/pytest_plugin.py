@@ -67,14 +67,19 @@ _SESSION_SANDBOX: list[Sandbox] = []
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     replay = config.getoption("--ollama-replay", default=None)
+    if config.getoption("--ollama-replay-fallback", default=False) and not replay:
+        raise pytest.UsageError("--ollama-replay-fallback needs --ollama-replay FILE")
     if not (config.getoption("--ollama-sandbox", default=False) or replay):
         return
     import os
 
     from .server import Sandbox
 
-    sandbox = Sandbox(port=0, replay=replay,
-                      replay_fallback=config.getoption("--ollama-replay-fallback", default=False))
+    try:
+        sandbox = Sandbox(port=0, replay=replay, replay_fallback=config.getoption(
+            "--ollama-replay-fallback", default=False))
+    except (ValueError, OSError) as exc:  # no such cassette, or a line that is not one
+        raise pytest.UsageError(f"--ollama-replay: {exc}") from None
     sandbox.start()
     _SESSION_SANDBOX.append(sandbox)
     os.environ["OLLAMA_HOST"] = sandbox.url

@@ -725,6 +725,9 @@ class Sandbox:
             # staggered ages, newest first in the given order, like a real model folder
             self.store.install(name, modified_at=now - age * 86_400 - 3_600)
         self._keep_alive = keep_alive
+        if replay_fallback and replay is None:
+            raise ValueError("replay_fallback (--replay-fallback) needs a cassette to replay "
+                             "(replay=FILE, --replay FILE)")
         self.replay: Any = None
         self.replay_fallback = bool(replay_fallback)
         if replay is not None:

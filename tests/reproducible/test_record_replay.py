@@ -346,3 +346,17 @@ def test_the_pytest_option_serves_the_cassette(tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "2 passed" in proc.stdout
+
+
+def test_a_bad_cassette_or_option_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"request": {"method": "GET", "path": "/"}}\n')  # no response
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1: not a cassette line"):
+        Sandbox(replay=bad)
+    with pytest.raises(ValueError, match="replay_fallback .* needs a cassette"):
+        Sandbox(replay_fallback=True)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "--ollama-replay", str(bad), str(tmp_path)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert proc.returncode != 0
+    assert f"ERROR: --ollama-replay: {bad}:1: not a cassette line" in proc.stderr
