@@ -62,8 +62,7 @@ def cassette(path: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    from ollama_nb.sandbox import Sandbox
-    from ollama_nb.sandbox._proxy import RecordingProxy
+    from ollama_nb.sandbox import RecordingProxy, Sandbox
 
     chosen = [HERE / name for name in argv] if argv else notebooks()
     CASSETTES.mkdir(exist_ok=True)

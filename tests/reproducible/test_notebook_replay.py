@@ -18,8 +18,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from ollama_nb.sandbox import Sandbox
-from ollama_nb.sandbox._proxy import RecordingProxy
+from ollama_nb.sandbox import RecordingProxy, Sandbox
 from ollama_nb.sandbox.server import _llama_ok
 
 pytestmark = pytest.mark.slow

@@ -24,8 +24,7 @@ from IPython.utils.capture import capture_output
 from magic_helpers import run
 
 import ollama_nb as onb
-from ollama_nb.sandbox import Sandbox
-from ollama_nb.sandbox._proxy import RecordingProxy
+from ollama_nb.sandbox import RecordingProxy, Sandbox
 
 #: (method, path, body) of every endpoint that has a body, streamed and not
 EXCHANGES: list[tuple[str, str, Any]] = [
@@ -115,6 +114,23 @@ def test_raw_exchanges_replay_byte_for_byte(tmp_path: Path) -> None:
     assert [r[0] for r in missing] == [404, 404] and all(b"not found" in r[2][0] for r in missing)
     streams = [r for (_, path, _), r in zip(EXCHANGES, recorded) if path.startswith("/v1/")]
     assert sum(r[1].get("content-type", "").startswith("text/event-stream") for r in streams) == 3
+
+
+def test_repeated_requests_replay_in_recorded_order(tmp_path: Path) -> None:
+    """The same request asked again (a model list before and after a pull) gets each recorded
+    answer in turn."""
+    cassette = tmp_path / "order.jsonl"
+    with Sandbox(llm=False) as upstream, RecordingProxy(upstream.url, cassette) as proxy:
+        client = ollama.Client(host=proxy.url)
+        before = [m.model for m in client.list().models]
+        client.pull("gemma3:1b")
+        after = [m.model for m in client.list().models]
+    assert "gemma3:1b" in after and "gemma3:1b" not in before
+    with Sandbox(replay=cassette) as replay:
+        client = ollama.Client(host=replay.url)
+        assert [m.model for m in client.list().models] == before
+        assert client.pull("gemma3:1b").status == "success"
+        assert [m.model for m in client.list().models] == after
 
 
 def test_a_client_that_expects_100_continue_is_recorded(tmp_path: Path) -> None:
