@@ -34,6 +34,10 @@ _HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-connection", "
         "accept-encoding"}
 
 
+class _Cut(OSError):
+    """The upstream's answer ended before its framing said it would."""
+
+
 class _Upstream:
     """One HTTP/1.1 exchange with the upstream server, read chunk by chunk."""
 
@@ -92,16 +96,24 @@ def _chunks(reader: Any, headers: dict[str, str], method: str, status: int) -> A
         return
     if "chunked" in headers.get("transfer-encoding", "").lower():
         while True:
-            size = int(reader.readline(65537).split(b";")[0].strip() or b"0", 16)
+            line = reader.readline(65537)
+            if not line:
+                raise _Cut("upstream closed the connection in the middle of its answer")
+            size = int(line.split(b";")[0].strip() or b"0", 16)
             if size == 0:
                 while reader.readline(65537) not in (b"\r\n", b"\n", b""):
                     pass
                 return
             data = reader.read(size)
+            if len(data) < size:
+                raise _Cut("upstream closed the connection in the middle of a chunk")
             reader.readline(65537)
             yield data
     elif "content-length" in headers:
-        data = reader.read(int(headers["content-length"]))
+        size = int(headers["content-length"])
+        data = reader.read(size)
+        if len(data) < size:
+            raise _Cut(f"upstream sent {len(data)} of {size} bytes")
         if data:
             yield data
     else:

@@ -133,6 +133,20 @@ def test_repeated_requests_replay_in_recorded_order(tmp_path: Path) -> None:
         assert [m.model for m in client.list().models] == after
 
 
+def test_an_answer_the_upstream_cut_short_is_cut_for_the_client_and_not_recorded(
+        tmp_path: Path) -> None:
+    cassette = tmp_path / "cut.jsonl"
+    body = {"model": "llama3.2", "prompt": "Hi", "options": {"num_predict": 12}}
+    with Sandbox(llm=False) as upstream, RecordingProxy(upstream.url, cassette) as proxy:
+        upstream.inject("drop_after", n=2, model="llama3.2", times=1)
+        with pytest.raises(ValueError):  # no terminating chunk: the stream breaks, as it did
+            raw_exchange(proxy.url, "POST", "/api/generate", body)
+        assert upstream.requests[-1].disconnected or "drop_after" in upstream.requests[-1].faults
+        whole = raw_exchange(proxy.url, "POST", "/api/generate", body)
+    assert whole[0] == 200 and b'"done":true' in whole[2][-1]
+    assert len(cassette.read_text().splitlines()) == 1  # only the whole answer
+
+
 def test_a_client_that_expects_100_continue_is_recorded(tmp_path: Path) -> None:
     """curl sends ``Expect: 100-continue`` with large bodies: the proxy answers it itself and
     the upstream's own interim 100 is not taken for the answer."""
