@@ -20,6 +20,7 @@ __all__ = ["forget", "provenance", "run_provenance", "server_facts"]
 _lock = threading.Lock()
 _digests: dict[tuple[str, str], str | None] = {}
 _versions: dict[str, str | None] = {}
+_asking: dict[str, threading.Lock] = {}  # per host: held while its server is asked
 #: answer fields copied into a provenance when the server sent them
 _COUNTS = ("prompt_eval_count", "eval_count", "total_duration", "load_duration",
            "prompt_eval_duration", "eval_duration", "done_reason")
@@ -31,10 +32,17 @@ def _full(name: str) -> str:
 
 def server_facts(client: Any, model: str) -> tuple[str | None, str | None]:
     """``(digest of model, server version)`` for ``client``'s host, cached per host and model."""
-    from ._errors import OllamaError
-
     host = client.base_url
     key = (host, _full(model))
+    with _lock:
+        asking = _asking.setdefault(host, threading.Lock())
+    with asking:  # one lookup per host at a time: threads asking together wait for it
+        return _facts(client, host, key)
+
+
+def _facts(client: Any, host: str, key: tuple[str, str]) -> tuple[str | None, str | None]:
+    from ._errors import OllamaError
+
     with _lock:
         known_digest, known_version = key in _digests, host in _versions
     if not known_digest:

@@ -136,3 +136,13 @@ def test_onb_ask_and_tool_answers_have_their_provenance(ip: Any, ollama_sandbox:
     assert ip.user_ns["_ollama"].provenance["tools"] == ["get_weather"]
     sources = [row["source"] for row in reversed(onb.prompt_log().to_dict("records"))]
     assert sources == ["ask", "ask", "magic"]
+
+
+def test_rows_answered_at_once_share_one_digest_lookup(ollama_sandbox: Any, log_dir: Path) -> None:
+    answers = onb.map_prompts([f"w{i}" for i in range(8)], "Say {{value}}", model="llama3.2",
+                              options={"num_predict": 3}, concurrency=4, cache=False,
+                              progress=False)
+    assert answers.attrs["provenance"]["digest"] == _digest(ollama_sandbox.url, "llama3.2:latest")
+    paths = [r.path for r in ollama_sandbox.requests]
+    assert paths.count("/api/generate") == 8
+    assert paths.count("/api/tags") == 2  # one for the provenance, one from the test's _digest
