@@ -44,6 +44,10 @@ EXCHANGES: list[tuple[str, str, Any]] = [
     ("POST", "/api/embeddings", {"model": "all-minilm", "prompt": "one"}),
     ("GET", "/api/ps", None),
     ("POST", "/api/pull", {"model": "gemma3:1b"}),
+    ("POST", "/api/create", {"model": "brief", "from": "llama3.2", "system": "Be brief."}),
+    ("POST", "/api/push", {"model": "brief", "stream": False}),
+    ("POST", "/api/copy", {"source": "brief", "destination": "brief2"}),
+    ("DELETE", "/api/delete", {"model": "brief2"}),
     ("POST", "/api/generate", {"model": "no-such-model", "prompt": "Hi"}),  # a 404 body
     # the OpenAI- and Anthropic-compatible endpoints (SSE streams, their own ids and times)
     ("GET", "/v1/models", None),
