@@ -271,11 +271,12 @@ def map_prompts(
         reply = http.generate(model, prompt, system=system, format=schema_dict, options=request["options"],
                               think=think, keep_alive=keep_alive, stream=False)
         text = reply.response
+        if store is not None and (typed is None or typed.problem(text) is None):
+            store.put(_key(http.base_url, model, prompt, request), {"response": text})
+        # cached first: a run killed now resumes with this row; the log can wait
         body = {**sent, "prompt": prompt}
         log_answer("map_prompts", body, provenance(http, "/api/generate", body, reply.raw),
                    answer=text, thinking=reply.raw.get("thinking") or "")
-        if store is not None and (typed is None or typed.problem(text) is None):
-            store.put(_key(http.base_url, model, prompt, request), {"response": text})
         return text, int(reply.raw.get("eval_count") or 0)
 
     bar = Progress(progress, len(distinct), cached, f"map_prompts {model}", "row",
