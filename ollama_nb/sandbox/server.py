@@ -13,6 +13,7 @@ import json
 import os
 import select
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -123,6 +124,13 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler or _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (reset, broken pipe, a read timeout) is no error to print:
+        Ollama's Go server logs nothing for it; anything else still gets its traceback."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     # open connections are tracked so that stop() can cut them, as a dying server does
     def process_request(self, request: Any, client_address: Any) -> None:

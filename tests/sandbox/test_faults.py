@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import struct
 import time
 from urllib.parse import urlsplit
 
@@ -198,3 +199,16 @@ def test_faults_apply_to_progress_streams(ollama_sandbox):
     with pytest.raises(http.client.IncompleteRead):
         conn.getresponse().read()
     conn.close()
+
+
+def test_a_client_that_resets_its_connection_prints_no_traceback(ollama_sandbox, capfd):
+    # a client gone before its request line (a reset, as a killed process leaves) is routine
+    server = ollama_sandbox._server
+    parts = urlsplit(ollama_sandbox.url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=5)
+    assert _wait(lambda: len(server._connections) == 1)  # a handler thread is reading it
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # RST, not FIN
+    assert _wait(lambda: not server._connections)
+    assert "Traceback" not in capfd.readouterr().err
+    assert raw_request(ollama_sandbox.url, "GET", "/api/version").status == 200
