@@ -125,13 +125,15 @@ class BackgroundAnswer:
                   context=self._context).add_done_callback(self._ended)
 
     def _ended(self, work: Future[Any]) -> None:
+        # The slot (and the chat) is given back before the future wakes a waiter, so the
+        # cell after `await onb.wait()` never finds its chat still busy.
         self.state = "done"
+        answers.ended(self)
         error = work.exception()
         if error is not None:
             self.future.set_exception(error)
         else:
             self.future.set_result(self.result)
-        answers.ended(self)
 
     def _cancel(self) -> None:
         """End a queued answer that never started: stored, and its output says so."""

@@ -223,6 +223,23 @@ def test_a_chat_answering_in_the_background_takes_no_second_turn(
     assert [m["role"] for m in chats.get("trip").messages] == ["user", "assistant"] * 2
 
 
+def test_an_answer_gives_its_chat_back_before_it_wakes_a_waiter(
+        ip: InteractiveShell, ollama_sandbox: Any, frontend: None) -> None:
+    # What a waiter sees when the answer's future resolves (a done-callback runs right
+    # there, in the answering thread): the chat free, the answer no longer pending.
+    ollama_sandbox.token_delay = 0.02
+    seen: list[tuple[object, list[Any]]] = []
+    with capture_output():
+        run(ip, f"%%ollama llama3.2 --chat talk --bg -o reply\n{LONG}")
+        job = ip.user_ns["reply"].background
+        assert not job.done  # so the callback runs when the answer ends, not now
+        job.future.add_done_callback(
+            lambda _: seen.append((_background.answers.chat_busy("talk"),
+                                   _background.answers.pending())))
+        run(ip, "await onb.wait()")
+    assert seen == [(None, [])]
+
+
 def test_background_setting_and_no_bg(ip: InteractiveShell, ollama_sandbox: Any,
                                       frontend: None) -> None:
     ollama_sandbox.token_delay = 0.01
