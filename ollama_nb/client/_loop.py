@@ -143,7 +143,7 @@ def converse(client: Any, endpoint: str, kwargs: dict[str, Any], *, stream: bool
         if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or max_rounds < 1:
             raise InvalidArgumentError(f"max_rounds must be a positive integer, got {max_rounds!r}")
         held = kwargs.get("format")  # held back for the structured request after the tools
-        kwargs = {**{k: v for k, v in kwargs.items() if k != "format"}, "tools": tools.schemas}
+        kwargs = {**_without(kwargs, "format"), "tools": tools.schemas}
     out = Outcome()
     history = list(kwargs.get("messages") or [])
     said = True  # the current answer is in out.messages
@@ -170,8 +170,8 @@ def converse(client: Any, endpoint: str, kwargs: dict[str, Any], *, stream: bool
                 if out.text or out.thinking:
                     out.steps.append(free)
                     _show(out, sink)
-                kwargs = {**{k: v for k, v in kwargs.items() if k != "tools"}, "format": held,
-                          "messages": history + [_wire(m) for m in out.messages]}
+                kwargs = {**_without(kwargs, "tools"), "format": held,
+                          "messages": _resend(history, out)}
                 continue
             if message is not None and (out.text or out.thinking):
                 out.steps.append(message)
@@ -193,7 +193,7 @@ def converse(client: Any, endpoint: str, kwargs: dict[str, Any], *, stream: bool
                     break
             if out.interrupted:
                 break
-            kwargs = {**kwargs, "messages": history + [_wire(m) for m in out.messages]}
+            kwargs = {**kwargs, "messages": _resend(history, out)}
     except KeyboardInterrupt as exc:
         out.interrupted = True
         out.failure = exc
@@ -226,8 +226,14 @@ def _add(out: Outcome, sink: Any, *runs: ToolRun) -> None:
     _show(out, sink)
 
 
-def _wire(message: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in message.items() if k != "incomplete"}
+def _resend(history: list[dict[str, Any]], out: Outcome) -> list[dict[str, Any]]:
+    """The messages of the next round: the caller's, then this loop's (without our marks)."""
+    return history + [_without(m, "incomplete") for m in out.messages]
+
+
+def _without(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    """A copy of ``mapping`` without ``key`` (the request and messages are never changed in place)."""
+    return {k: v for k, v in mapping.items() if k != key}
 
 
 def _show(out: Outcome, sink: Any) -> None:
