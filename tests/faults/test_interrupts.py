@@ -53,7 +53,7 @@ def _disconnected(env: Env, path: str) -> bool:
     return bool(records) and records[-1].disconnected
 
 
-def _wait(predicate: Callable[[], bool], seconds: float = 5.0) -> bool:
+def _wait(predicate: Callable[[], bool], seconds: float = 15.0) -> bool:
     deadline = time.monotonic() + seconds
     while not predicate() and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -351,8 +351,12 @@ def test_a_queued_request_whose_client_left_never_runs(ollama_sandbox: Sandbox) 
             "options": {**GREEDY, "num_predict": 60}}
     first = threading.Thread(target=post, args=(ollama_sandbox, "/api/generate",
                                                 {**long, "stream": False}))
+    before = engine.tokens_sampled
     first.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 60
+    while engine.tokens_sampled == before:  # the first request holds the model now
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
     body = json.dumps({**long, "stream": False}).encode()
     sock = socket.create_connection(("127.0.0.1", ollama_sandbox.port), timeout=60)
     sock.sendall(b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
