@@ -59,6 +59,9 @@ class ScriptedServer:
     def __init__(self) -> None:
         self.tokens: list[str] = ["Hello", " world"]
         self.thinking: list[str] = []
+        #: seconds before each token: a client that leaves mid-stream is then seen leaving, not
+        #: outrun by a server that has already put the whole answer in the socket buffers
+        self.token_delay = 0.0
         #: one list of tool calls per chat request to come: the model "calls" them (names and
         #: arguments a real model may hallucinate, which the sandbox never does)
         self.tool_calls: list[list[dict[str, Any]]] = []
@@ -97,6 +100,7 @@ class ScriptedServer:
                     for piece in outer.thinking:
                         self._chunk(outer._obj(body, chat, "", piece, False))
                     for piece in outer.tokens:
+                        time.sleep(outer.token_delay)
                         self._chunk(outer._obj(body, chat, piece, "", False))
                     self._chunk(outer._obj(body, chat, "", "", True))
                     self.wfile.write(b"0\r\n\r\n")

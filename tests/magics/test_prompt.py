@@ -331,13 +331,14 @@ def test_stop_from_a_view(ip: InteractiveShell, scripted: ScriptedServer, monkey
     pane = Pane()
     monkeypatch.setattr(_magics.OllamaMagics, "_pane", lambda self: pane)
     scripted.tokens = [f"t{i} " for i in range(3000)]
+    scripted.token_delay = 0.005  # 15 s in all: the stop must end it long before
     run(ip, "%config OllamaMagics.update_rate = 1000")
     with capture_output() as cap:
         run(ip, f"%%ollama m --host {scripted.url} --pane\ngo")
     result = ip.user_ns["_ollama"]
     assert result.interrupted and pane.result is result and 0 < len(result.text) < len("".join(scripted.tokens))
     assert "⏹ interrupted" in cap.outputs[-1].data["text/plain"]
-    assert scripted.disconnected.wait(5)
+    assert scripted.disconnected.wait(20)
 
 
 def test_pane_with_the_real_stream_pane(ip: InteractiveShell, ollama_sandbox: Any) -> None:
