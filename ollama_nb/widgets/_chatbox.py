@@ -273,11 +273,12 @@ class ChatBox(w.VBox):
             session.set_system(system)
         user = {"role": "user", "content": message}
         messages = session.window(extra=[user])
+        self.stop_requested.clear()
+        # busy first: a frontend that shows the new bubbles has already disabled Send
+        self._set_status("running")
         user_view = w.HTMLMath(message_html(user))
         reply_view = w.HTMLMath(muted(f"{model} …"))
         self.history.children = (*self.history.children, user_view, reply_view)
-        self.stop_requested.clear()
-        self._set_status("running")
         generation = self._generation
         self.future = in_thread(
             lambda: self._reply(

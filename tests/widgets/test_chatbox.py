@@ -49,6 +49,23 @@ def test_send_button_continues_the_conversation(ollama_sandbox: Any, wire: Wire)
     assert len(box.history.children) == 4
 
 
+def test_send_is_disabled_before_the_new_bubbles_reach_the_frontend(
+        ollama_sandbox: Any, wire: Wire) -> None:
+    # A frontend applies a Box's new children later than a plain trait (it has to resolve
+    # the child models), so "Send disabled" must be on the wire first: whoever sees the
+    # new bubbles (a person, a browser test) never finds Send still enabled for that turn.
+    box = ChatBox("t2b", model="llama3.2", client=Client(ollama_sandbox.url))
+    box.send("First question about rivers").result(timeout=10)
+    wire.clear()
+    box.send("And lakes?").result(timeout=10)
+    sent = wire.messages()
+    disabled = next(i for i, s in enumerate(sent) if s.comm_id == box.send_button.comm.comm_id
+                    and s.data.get("state", {}).get("disabled") is True)
+    grown = next(i for i, s in enumerate(sent) if s.comm_id == box.history.comm.comm_id
+                 and len(s.data.get("state", {}).get("children", ())) == 4)
+    assert disabled < grown
+
+
 def test_system_prompt_and_options_go_with_the_request(ollama_sandbox: Any, wire: Wire) -> None:
     box = ChatBox(
         "t3",
