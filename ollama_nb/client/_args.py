@@ -19,6 +19,7 @@ from typing import Any
 from ._errors import InvalidArgumentError
 
 __all__ = [
+    "with_tag",
     "check_model",
     "check_format",
     "check_keep_alive",
@@ -57,6 +58,12 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".t
 def drop_none(**fields: Any) -> dict[str, Any]:
     """The fields that were given (None means "not given": the server default applies)."""
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def with_tag(name: str) -> str:
+    """``llama3.2`` -> ``llama3.2:latest``: the name with its tag, as the server lists it
+    (a ``:`` before the last ``/`` is a registry's port, not a tag)."""
+    return name if ":" in name.rpartition("/")[2] else f"{name}:latest"
 
 
 def check_model(model: Any, name: str = "model") -> str:

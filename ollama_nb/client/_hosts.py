@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._args import with_tag
 from ._errors import InvalidArgumentError, OllamaError
 from ._host import HostText, _safe, parse_host
 
@@ -159,8 +160,7 @@ class HostCheck:
 
 
 def _tagged(name: str) -> str:
-    name = name.strip().lower()
-    return name if ":" in name.rpartition("/")[2] else f"{name}:latest"
+    return with_tag(name.strip().lower())
 
 
 def _limit(value: Any, what: str) -> int | None:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._args import with_tag
 from ._paths import default_cache_dir
 
 __all__ = ["FILENAME", "PromptLogWarning", "enabled", "log_answer",
@@ -124,7 +125,7 @@ def read(n: int | None = None, *, search: str | None = None, model: str | None =
         params += [search, search]
     if model:
         where.append("(model = ? OR model = ?)")
-        params += [model, model if ":" in model else f"{model}:latest"]
+        params += [model, with_tag(model)]
     sql = (f"SELECT {', '.join(_COLUMNS)} FROM prompts"
            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY id DESC")
     if n is not None:

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._args import with_tag
+
 __all__ = ["forget", "provenance", "run_provenance", "server_facts"]
 
 _lock = threading.Lock()
@@ -26,14 +28,10 @@ _COUNTS = ("prompt_eval_count", "eval_count", "total_duration", "load_duration",
            "prompt_eval_duration", "eval_duration", "done_reason")
 
 
-def _full(name: str) -> str:
-    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-
-
 def server_facts(client: Any, model: str) -> tuple[str | None, str | None]:
     """``(digest of model, server version)`` for ``client``'s host, cached per host and model."""
     host = client.base_url
-    key = (host, _full(model))
+    key = (host, with_tag(model))
     with _lock:
         asking = _asking.setdefault(host, threading.Lock())
     with asking:  # one lookup per host at a time: threads asking together wait for it
@@ -51,7 +49,7 @@ def _facts(client: Any, host: str, key: tuple[str, str]) -> tuple[str | None, st
             for entry in client.list().models:
                 name = entry.raw.get("model") or entry.raw.get("name")
                 if isinstance(name, str):
-                    found[(host, _full(name))] = entry.raw.get("digest")
+                    found[(host, with_tag(name))] = entry.raw.get("digest")
         except OllamaError:
             pass
         with _lock:
